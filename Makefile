@@ -1,0 +1,58 @@
+# The one entry point: `make`, `make test`, `make install`, `make deps`, `make assets`,
+# `make asan`, `make bench`, `make demo`. CMake does the compiling underneath.
+
+PREFIX     ?= /usr
+DESTDIR    ?=
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CTEST_ARGS ?=
+# Where osbuilder puts the guest kernel, initrd and image (shared by every test suite).
+ASSETS     ?= $(CURDIR)/$(BUILD)/assets
+
+CMAKE_FLAGS = -DKATA_PREFIX=$(PREFIX)
+
+.PHONY: all build deps test unit asan assets install demo bench clean format
+
+all: build
+
+deps:
+	@packaging/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+assets: build
+	@$(MAKE) -C osbuilder BUILD=$(CURDIR)/$(BUILD) OUT=$(ASSETS) all
+
+# Every suite: unit, component, VM integration, Docker end-to-end. The suites share one set of
+# guest assets built by `make assets`.
+test: deps build assets
+	cd $(BUILD) && KATA_ASSETS=$(ASSETS) ctest --output-on-failure $(CTEST_ARGS)
+
+# Unit tests only: no root, no VM; seconds.
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
+
+asan:
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DKATA_ASAN=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -L 'unit|component' $(CTEST_ARGS)
+
+install: build assets
+	packaging/install.sh "$(DESTDIR)" "$(PREFIX)" "$(BUILD)" "$(ASSETS)"
+
+demo: deps build assets
+	tests/demo.sh $(BUILD) $(ASSETS)
+
+bench: deps build assets
+	tests/bench/run.sh $(BUILD) $(ASSETS)
+
+format:
+	find lib runtime proxy shim agent netmon tests -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,42 @@
+# Helpers that keep every component's CMakeLists.txt to a few lines. Sources are globbed so
+# that adding a file never needs a build-system edit (CONFIGURE_DEPENDS re-runs the glob).
+
+# kata_component_library(<target> LIBS <libs...>)
+#   A static library of every *.cc in the current directory except main.cc and *_fuzz.cc.
+function(kata_component_library target)
+  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  list(FILTER srcs EXCLUDE REGEX "/main\\.cc$|_fuzz\\.cc$")
+  if(NOT srcs)
+    return()  # component not written yet
+  endif()
+  add_library(${target} STATIC ${srcs})
+  target_link_libraries(${target} PUBLIC ${ARG_LIBS})
+endfunction()
+
+# kata_binary(<name> <library>): the component's thin main.cc linked with its library.
+function(kata_binary name library)
+  if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
+    return()
+  endif()
+  add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
+  target_link_libraries(${name} PRIVATE ${library})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+endfunction()
+
+# kata_unit_tests(<name> LIBS <libs...>)
+#   One CppUTest executable from every *_test.cc in the current directory, registered with CTest.
+function(kata_unit_tests name)
+  cmake_parse_arguments(ARG "" "" "LIBS;LABELS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  if(NOT srcs)
+    return()
+  endif()
+  add_executable(${name} ${srcs} ${CMAKE_SOURCE_DIR}/tests/unit/unit_main.cc)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} PkgConfig::CPPUTEST)
+  add_test(NAME ${name} COMMAND ${name} -v)
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
+endfunction()

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages that building, the guest assets and every test suite need.
+# Idempotent and quiet when everything is already there.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config git
+protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
+libuv1-dev libjsoncpp-dev libtomlplusplus-dev libnl-3-dev libnl-route-3-dev
+libseccomp-dev libcap-dev cpputest
+clang libclang-rt-14-dev
+qemu-system-x86 linux-image-amd64 busybox-static cpio zstd lz4 gzip e2fsprogs kmod
+iproute2 procps util-linux socat"
+
+missing=""
+for p in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: need root to install:$missing" >&2
+  exit 1
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
