@@ -214,7 +214,16 @@ void write(Level level, std::string_view msg, const Fields& fields) {
   if (!s.opts.name.empty()) all.emplace_back("name", s.opts.name);
   if (!s.opts.source.empty()) all.emplace_back("source", s.opts.source);
   all.emplace_back("pid", std::to_string(getpid()));
-  for (const auto& f : fields) all.push_back(f);
+  // A field given with the line replaces a process-wide one of the same key (the proxy relays
+  // guest lines with source=agent instead of its own source=proxy).
+  for (const auto& f : fields) {
+    auto same = std::find_if(all.begin(), all.end(), [&f](const auto& g) { return g.first == f.first; });
+    if (same != all.end()) {
+      same->second = f.second;
+    } else {
+      all.push_back(f);
+    }
+  }
   std::string line = formatLine(s.opts.format, level, msg, all, timestamp());
   line += '\n';
   int fd = s.file.valid() ? s.file.get() : s.opts.fd;

@@ -9,7 +9,8 @@ libuv1-dev libjsoncpp-dev libtomlplusplus-dev libnl-3-dev libnl-route-3-dev
 libseccomp-dev libcap-dev cpputest
 clang libclang-rt-14-dev
 qemu-system-x86 linux-image-amd64 busybox-static cpio zstd lz4 gzip e2fsprogs kmod
-iproute2 procps util-linux socat"
+iproute2 procps util-linux socat python3
+flex bison bc libelf-dev linux-source-6.1"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,5 +1,9 @@
 #include "lib/log.h"
 
+#include <unistd.h>
+
+#include <string>
+
 #include <CppUTest/TestHarness.h>
 
 using kata::log::Format;
@@ -43,4 +47,26 @@ TEST(Log, TimestampIsRfc3339WithNanoseconds) {
   LONGS_EQUAL(30, t.size());  // 2026-11-25T22:40:00.123456789Z
   CHECK_EQUAL('T', t[10]);
   CHECK_EQUAL('Z', t.back());
+}
+
+TEST(Log, LineFieldsReplaceProcessFields) {
+  int fds[2];
+  CHECK_EQUAL(0, pipe(fds));
+  kata::log::Options o;
+  o.name = "kata-proxy";
+  o.source = "proxy";
+  o.fd = fds[1];
+  CHECK_TRUE(kata::log::init(o).ok());
+  kata::log::info("relayed", {{"source", "agent"}});
+  char buf[512] = {};
+  ssize_t n = read(fds[0], buf, sizeof buf - 1);
+  CHECK_TRUE(n > 0);
+  std::string line(buf, size_t(n));
+  CHECK_TRUE(line.find("source=agent") != std::string::npos);
+  CHECK_TRUE(line.find("source=proxy") == std::string::npos);
+  kata::log::Options off;
+  off.fd = -1;
+  CHECK_TRUE(kata::log::init(off).ok());
+  close(fds[0]);
+  close(fds[1]);
 }

@@ -1,0 +1,73 @@
+// The agent's host channels inside the VM: the yamux server on the virtio-serial port named
+// agent.channel.0 (found through /sys/class/virtio-ports: there is no udev in the guest), and
+// optionally the vsock port 1024. Every yamux stream and every vsock connection becomes one
+// gRPC connection. When the host side of the port disconnects (proxy restart) the port is
+// re-opened and a new session served.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "lib/result.h"
+#include "lib/unique_fd.h"
+#include "lib/uv_handle.h"
+
+namespace kata::agent {
+
+inline constexpr const char* kAgentPortName = "agent.channel.0";
+inline constexpr unsigned kAgentVsockPort = 1024;
+
+/// The /dev path of the virtio-serial port called `name`: the port directory under `sysDir`
+/// whose "name" file holds it, as a device under `devDir`. ENOENT when there is none (yet).
+Result<std::string> findVirtioPort(const std::string& name,
+                                   const std::string& sysDir = "/sys/class/virtio-ports",
+                                   const std::string& devDir = "/dev");
+
+struct ChannelOptions {
+  bool serial = true;
+  bool vsock = false;
+  std::string portName = kAgentPortName;
+  std::string sysDir = "/sys/class/virtio-ports";
+  std::string devDir = "/dev";
+  /// Serve this path instead of discovering the port (tests: a socket or pty).
+  std::string portPath;
+};
+
+class Channel {
+ public:
+  /// `addConnection` takes ownership of a connected fd and serves gRPC on it.
+  explicit Channel(std::function<void(int fd)> addConnection)
+      : addConnection_(std::move(addConnection)) {}
+  ~Channel();
+
+  /// Starts the channel thread (a libuv loop).
+  Status start(ChannelOptions options);
+  void stop();
+
+  /// Sessions served so far (for tests and logs).
+  uint64_t sessions() const { return sessions_.load(); }
+
+ private:
+  void run();
+  void openSerial();
+  Status listenVsock();
+  void acceptVsock();
+
+  std::function<void(int fd)> addConnection_;
+  ChannelOptions options_;
+  uv_loop_t loop_{};
+  std::unique_ptr<uv_async_t> stopAsync_;
+  uv::Timer retryTimer_;
+  uv::Poll vsockPoll_;
+  UniqueFd vsockFd_;
+  std::thread thread_;
+  std::atomic<uint64_t> sessions_{0};
+  bool missingLogged_ = false;
+};
+
+}  // namespace kata::agent

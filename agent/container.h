@@ -1,0 +1,79 @@
+// A container in the guest: its configuration, cgroup, init process (created but waiting
+// until StartContainer) and exec'd processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/cgroups.h"
+#include "agent/container_config.h"
+#include "agent/process.h"
+#include "agent/reaper.h"
+#include "agent/spawn.h"
+#include "agent/storage.h"
+#include "lib/result.h"
+
+namespace grpc {
+class CreateContainerRequest;
+class ExecProcessRequest;
+class LinuxResources;
+class CgroupStats;
+}  // namespace grpc
+
+namespace kata::agent {
+
+enum class ContainerState { Created, Running, Paused, Stopped };
+const char* stateName(ContainerState state);
+
+class Container {
+ public:
+  /// Builds the container up to the point where its init waits for StartContainer. Everything
+  /// is undone on error.
+  static Result<std::shared_ptr<Container>> create(const grpc::CreateContainerRequest& req,
+                                                   const SandboxContext& ctx, Reaper& reaper);
+  ~Container();
+
+  const std::string& id() const { return config_.id; }
+  ContainerState state() const;
+
+  Status start();
+  /// Starts an exec'd process; the exec id must be new in this container.
+  Result<std::shared_ptr<Process>> exec(const grpc::ExecProcessRequest& req);
+  /// "" or the init's exec id: the init; otherwise an exec'd process.
+  Result<std::shared_ptr<Process>> process(const std::string& execId) const;
+  std::shared_ptr<Process> init() const { return init_; }
+
+  /// Kills every process, waits up to `timeoutSec` (0 = no limit) for them, then frees the
+  /// cgroup, storages and stdio. On timeout nothing is freed and the call may be retried.
+  Status remove(unsigned timeoutSec);
+  Status update(const grpc::LinuxResources& resources);
+  Status pause();
+  Status resume();
+  void stats(grpc::CgroupStats* out) const;
+  std::vector<pid_t> pids() const;
+  /// See Cgroup::oomEventFd.
+  Result<UniqueFd> oomEventFd() const { return cgroup_.oomEventFd(); }
+
+ private:
+  Container(ContainerConfig config, Reaper& reaper) : config_(std::move(config)), reaper_(reaper) {}
+  std::vector<int> execNamespaces() const;
+  void killAll();
+
+  ContainerConfig config_;
+  Reaper& reaper_;
+  mutable std::mutex mu_;
+  ContainerState state_ = ContainerState::Created;
+  Cgroup cgroup_;
+  std::vector<MountedStorage> storages_;
+  std::shared_ptr<Process> init_;
+  std::string initExecId_;
+  SpawnedProcess initSpawn_;
+  std::map<std::string, std::shared_ptr<Process>> execs_;
+};
+
+}  // namespace kata::agent

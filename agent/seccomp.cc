@@ -1,0 +1,133 @@
+#include "agent/seccomp.h"
+
+#include <linux/filter.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "lib/unique_fd.h"
+#include "protocols/oci.pb.h"
+
+namespace kata::agent {
+
+namespace {
+
+Result<uint32_t> parseAction(const std::string& name) {
+  if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") return SCMP_ACT_KILL_THREAD;
+  if (name == "SCMP_ACT_KILL_PROCESS") return SCMP_ACT_KILL_PROCESS;
+  if (name == "SCMP_ACT_TRAP") return SCMP_ACT_TRAP;
+  if (name == "SCMP_ACT_ERRNO") return SCMP_ACT_ERRNO(EPERM);
+  if (name == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(EPERM);
+  if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
+  if (name == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
+  return makeError("seccomp: unknown action \"" + name.substr(0, 64) + "\"", EINVAL);
+}
+
+Result<scmp_compare> parseOp(const std::string& name) {
+  static const std::map<std::string, scmp_compare> ops = {
+      {"SCMP_CMP_NE", SCMP_CMP_NE},
+      {"SCMP_CMP_LT", SCMP_CMP_LT},
+      {"SCMP_CMP_LE", SCMP_CMP_LE},
+      {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+      {"SCMP_CMP_GE", SCMP_CMP_GE},
+      {"SCMP_CMP_GT", SCMP_CMP_GT},
+      {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}};
+  auto it = ops.find(name);
+  if (it == ops.end()) {
+    return makeError("seccomp: unknown operator \"" + name.substr(0, 64) + "\"", EINVAL);
+  }
+  return it->second;
+}
+
+Result<uint32_t> parseArch(const std::string& name) {
+  std::string arch = name;
+  if (arch.rfind("SCMP_ARCH_", 0) == 0) arch = arch.substr(10);
+  std::transform(arch.begin(), arch.end(), arch.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  uint32_t token = seccomp_arch_resolve_name(arch.c_str());
+  if (token == 0) return makeError("seccomp: unknown architecture \"" + name.substr(0, 64) + "\"");
+  return token;
+}
+
+struct Ctx {
+  scmp_filter_ctx ctx;
+  ~Ctx() { seccomp_release(ctx); }
+};
+
+}  // namespace
+
+Result<std::string> compileSeccomp(const grpc::LinuxSeccomp& profile,
+                                   std::vector<std::string>* skipped) {
+  KATA_ASSIGN_OR_RETURN(uint32_t defaultAction, parseAction(profile.defaultaction()));
+  Ctx c{seccomp_init(defaultAction)};
+  if (!c.ctx) return makeError("seccomp_init failed");
+  for (const auto& a : profile.architectures()) {
+    KATA_ASSIGN_OR_RETURN(uint32_t arch, parseArch(a));
+    int rc = seccomp_arch_add(c.ctx, arch);
+    if (rc != 0 && rc != -EEXIST) return makeError("seccomp: add architecture " + a, -rc);
+  }
+  for (const auto& rule : profile.syscalls()) {
+    KATA_ASSIGN_OR_RETURN(uint32_t action, parseAction(rule.action()));
+    std::vector<scmp_arg_cmp> args;
+    for (const auto& arg : rule.args()) {
+      if (arg.index() > 5) return makeError("seccomp: argument index above 5", EINVAL);
+      KATA_ASSIGN_OR_RETURN(scmp_compare op, parseOp(arg.op()));
+      args.push_back(
+          scmp_arg_cmp{static_cast<unsigned>(arg.index()), op, arg.value(), arg.valuetwo()});
+    }
+    if (action == defaultAction) continue;  // libseccomp refuses rules that change nothing
+    for (const auto& name : rule.names()) {
+      int nr = seccomp_syscall_resolve_name(name.c_str());
+      if (nr == __NR_SCMP_ERROR) {
+        if (skipped) skipped->push_back(name);
+        continue;
+      }
+      int rc = seccomp_rule_add_array(c.ctx, action, nr, static_cast<unsigned>(args.size()),
+                                      args.empty() ? nullptr : args.data());
+      if (rc != 0 && args.size() > 1) {
+        // Several conditions on one argument cannot share a rule: one rule per condition.
+        rc = 0;
+        for (const auto& a : args) {
+          rc = seccomp_rule_add_array(c.ctx, action, nr, 1, &a);
+          if (rc != 0) break;
+        }
+      }
+      if (rc != 0) return makeError("seccomp: add rule for " + name, -rc);
+    }
+  }
+  UniqueFd mem(::memfd_create("seccomp-bpf", MFD_CLOEXEC));
+  if (!mem) return sysError("memfd_create");
+  int rc = seccomp_export_bpf(c.ctx, mem.get());
+  if (rc != 0) return makeError("seccomp: export BPF", -rc);
+  std::string bpf;
+  ::lseek(mem.get(), 0, SEEK_SET);
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(mem.get(), buf, sizeof buf);
+    if (n < 0) return sysError("read seccomp BPF");
+    if (n == 0) break;
+    bpf.append(buf, static_cast<size_t>(n));
+  }
+  if (bpf.empty() || bpf.size() % sizeof(sock_filter) != 0) {
+    return makeError("seccomp: exported program has a bad size");
+  }
+  return bpf;
+}
+
+Status installSeccomp(const std::string& bpf) {
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(bpf.size() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(bpf.data()));
+  // Confines the container process to the syscalls its profile allows, for good.
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+    return sysError("install seccomp filter");
+  }
+  return okStatus();
+}
+
+}  // namespace kata::agent

@@ -1,0 +1,74 @@
+// Child processes with RAII ownership: a ChildProcess kills and reaps its child when it goes out
+// of scope unless release() hands the pid over to someone else. Spawning reports exec failures
+// (missing binary, bad cwd) as an Error in the parent instead of a child that dies with 127.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/result.h"
+
+namespace kata {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;  // argv[0] is the program; a name without '/' is looked up in PATH
+  std::optional<std::vector<std::string>> env;  // "K=V" entries; nullopt inherits the parent's
+  int stdinFd = -1;                             // -1 => /dev/null
+  int stdoutFd = -1;                            // -1 => /dev/null
+  int stderrFd = -1;                            // -1 => /dev/null
+  /// Extra descriptors to hand down: parent fd -> fd number in the child. Every other
+  /// descriptor above 2 is closed in the child.
+  std::vector<std::pair<int, int>> extraFds;
+  bool setsid = false;  // new session (detaches from the controlling terminal)
+  std::string cwd;      // empty = inherit
+};
+
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  /// SIGKILLs and reaps a child still owned (not released, not yet waited for).
+  ~ChildProcess();
+
+  /// Forks and execs. Fails (with the exec errno) when the program cannot be started.
+  static Result<ChildProcess> spawn(const SpawnOptions& options);
+  /// Double fork: the program is re-parented to init (or the nearest subreaper) and outlives
+  /// the caller; nobody here waits for it. Returns the grandchild's pid. Exec errors are still
+  /// reported as an Error.
+  static Result<pid_t> spawnDetached(const SpawnOptions& options);
+
+  pid_t pid() const { return pid_; }
+  /// Blocks until the child exits: its exit code, or 128+signal when it was killed.
+  Result<int> wait();
+  /// Non-blocking wait: nullopt while the child is running.
+  Result<std::optional<int>> tryWait();
+  /// Sends `sig` to the child (error ESRCH once it has been reaped).
+  Status signal(int sig);
+  /// Gives up ownership: the destructor no longer kills or reaps. Returns the pid.
+  pid_t release();
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+/// Runs argv (stdin /dev/null, stderr discarded) and returns its stdout. Fails when the program
+/// cannot start, exits non-zero, or runs longer than `timeoutSec` (it is then killed).
+/// Output is capped at 1 MiB.
+Result<std::string> runCommand(const std::vector<std::string>& argv, int timeoutSec);
+
+/// True when a process with this pid exists (and is not a zombie).
+bool processAlive(pid_t pid);
+
+/// Converts a waitpid status to the shell convention: exit code, or 128+signal.
+int exitCodeFromWaitStatus(int status);
+
+}  // namespace kata

@@ -1,0 +1,30 @@
+// Small filesystem helpers for trusted host paths (state dirs, config files). For paths inside
+// a rootfs, bundle or shared dir use lib/safe_path.h instead.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "lib/result.h"
+
+namespace kata {
+
+/// Removes `path` and everything below it. Never follows symlinks (a symlink is removed, not its
+/// target) and never crosses into another mount (an EBUSY mount point is an error, not unmounted).
+/// A missing path is success.
+Status removeAll(const std::string& path);
+
+/// Like `mkdir -p`: creates every missing directory of `path` with `mode`. Existing directories
+/// are fine; an existing non-directory is ENOTDIR.
+Status mkdirAll(const std::string& path, mode_t mode);
+
+/// Reads a whole file; more than maxBytes is an error (EFBIG) rather than a truncation.
+Result<std::string> readFile(const std::string& path, size_t maxBytes);
+
+/// Replaces `path` atomically: writes a temp file in the same directory, fsyncs it, renames it
+/// over `path` and fsyncs the directory. Readers see the old or the new content, never a mix.
+Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mode);
+
+}  // namespace kata

@@ -1,0 +1,58 @@
+// Thin, error-reporting wrappers around mount(2) and umount2(2). Every error names all
+// arguments, so that a failed mount in a log says exactly what was attempted.
+#pragma once
+
+#include <sys/mount.h>
+
+#include <string>
+#include <utility>
+
+#include "lib/result.h"
+
+namespace kata::mount {
+
+/// mount(2); the error names source, target, fstype, flags and data.
+Status mount(const std::string& source, const std::string& target, const std::string& fstype,
+             unsigned long flags, const std::string& data = "");
+
+/// Bind-mounts source on target (MS_REC when recursive). Read-only needs a second
+/// MS_REMOUNT|MS_BIND|MS_RDONLY call because the kernel ignores MS_RDONLY on the first one.
+Status bind(const std::string& source, const std::string& target, bool recursive, bool readonly);
+
+/// Changes the propagation of the mount at target: flag is one of MS_SHARED, MS_SLAVE,
+/// MS_PRIVATE, MS_UNBINDABLE; MS_REC is added when recursive.
+Status setPropagation(const std::string& target, unsigned long flag, bool recursive);
+
+/// umount2(2). "Not mounted" (EINVAL) and "no such path" (ENOENT) count as success.
+Status unmount(const std::string& target, int flags = 0);
+
+/// True when `path` is the root of a mount (per /proc/self/mountinfo).
+Result<bool> isMountPoint(const std::string& path);
+
+/// Unmounts every mount at or below `prefix`, deepest first (lazy detach as a last resort).
+Status unmountAllUnder(const std::string& prefix);
+
+/// Unmounts `target` in the destructor unless release() was called.
+class ScopedMount {
+ public:
+  ScopedMount() = default;
+  explicit ScopedMount(std::string target, int umountFlags = MNT_DETACH)
+      : target_(std::move(target)), flags_(umountFlags) {}
+  ScopedMount(ScopedMount&& other) noexcept;
+  ScopedMount& operator=(ScopedMount&& other) noexcept;
+  ScopedMount(const ScopedMount&) = delete;
+  ScopedMount& operator=(const ScopedMount&) = delete;
+  ~ScopedMount();
+
+  const std::string& target() const { return target_; }
+  /// Keeps the mount; returns its target.
+  std::string release();
+  /// Unmounts now (idempotent).
+  Status reset();
+
+ private:
+  std::string target_;
+  int flags_ = MNT_DETACH;
+};
+
+}  // namespace kata::mount

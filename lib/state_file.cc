@@ -1,0 +1,83 @@
+#include "lib/state_file.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <time.h>
+
+#include <memory>
+
+#include "lib/fs_util.h"
+
+namespace kata {
+
+Status writeJsonAtomic(const std::string& path, const Json::Value& value, mode_t mode) {
+  Json::StreamWriterBuilder builder;
+  builder["indentation"] = "";
+  builder["emitUTF8"] = true;
+  std::string text = Json::writeString(builder, value);
+  text += '\n';
+  return writeFileAtomic(path, text, mode);
+}
+
+Result<Json::Value> parseJson(std::string_view text, const std::string& what) {
+  Json::CharReaderBuilder builder;
+  Json::CharReaderBuilder::strictMode(&builder.settings_);
+  builder["stackLimit"] = 256;  // bounded recursion for hostile input
+  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+  Json::Value root;
+  std::string errs;
+  if (!reader->parse(text.data(), text.data() + text.size(), &root, &errs)) {
+    // jsoncpp reports "* Line 1, Column 2\n  Syntax error...\n": keep one line.
+    std::string line;
+    for (char c : errs) {
+      if (c == '\n') {
+        if (!line.empty() && line.back() != ' ') line += ' ';
+        continue;
+      }
+      line += c;
+    }
+    if (line.rfind("* ", 0) == 0) line.erase(0, 2);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    size_t pos;
+    while ((pos = line.find("  ")) != std::string::npos) line.erase(pos, 1);
+    return makeError(what + ": invalid JSON: " + line, EINVAL);
+  }
+  return root;
+}
+
+Result<Json::Value> readJsonFile(const std::string& path, size_t maxBytes) {
+  auto text = readFile(path, maxBytes);
+  if (!text.ok()) return std::move(text).error();
+  return parseJson(*text, path);
+}
+
+Result<FileLock> FileLock::acquire(const std::string& path, Mode mode, int timeoutMs) {
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return sysError("open lock file " + path);
+  int op = (mode == Exclusive ? LOCK_EX : LOCK_SH);
+  if (timeoutMs < 0) {
+    while (flock(fd.get(), op) != 0) {
+      if (errno != EINTR) return sysError("lock " + path);
+    }
+    return FileLock(std::move(fd));
+  }
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    if (flock(fd.get(), op | LOCK_NB) == 0) return FileLock(std::move(fd));
+    if (errno != EWOULDBLOCK && errno != EINTR) return sysError("lock " + path);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsedMs = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (elapsedMs >= timeoutMs) {
+      return makeError("lock " + path + ": still held by another process after " +
+                           std::to_string(timeoutMs) + " ms",
+                       EWOULDBLOCK);
+    }
+    // flock has no timed wait; poll at a pace that is cheap yet responsive.
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, nullptr);
+  }
+}
+
+}  // namespace kata

@@ -1,0 +1,176 @@
+#!/bin/bash
+# Measures guest boot time under QEMU (TCG here): from just before QEMU is started until
+#   --until userspace  the guest's init prints MARKER on the serial console (default marker:
+#                      the smoke-test init's "KATA-TEST: userspace"), or
+#   --until check      the agent answers grpc.Health/Check through kata-proxy (needs
+#                      $BUILD/bin/kata-proxy, the real kata-agent in the assets, python3-grpcio).
+# Boots RUNS times, prints each sample and the median, and a Markdown table row.
+#
+#   measure-boot.sh --kernel FILE (--initrd FILE | --image FILE --root pmem|blk)
+#                   [--machine pc|q35|microvm] [--runs 5] [--until userspace|check]
+#                   [--marker TEXT] [--build DIR] [--label TEXT] [--append "extra params"]
+#
+# Example (the figures in docs/performance.md):
+#   osbuilder/measure-boot.sh --kernel A/vmlinuz.container --initrd A/kata-containers-initrd.img \
+#       --machine q35 --runs 5
+set -euo pipefail
+
+kernel="" initrd="" image="" root="pmem" machine="pc" runs=5 until="userspace"
+marker="KATA-TEST: userspace" build="" label="" extra="" timeout=120
+while [ $# -gt 0 ]; do
+  case $1 in
+    --kernel) kernel=$2; shift 2 ;;
+    --initrd) initrd=$2; shift 2 ;;
+    --image) image=$2; shift 2 ;;
+    --root) root=$2; shift 2 ;;
+    --machine) machine=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --until) until=$2; shift 2 ;;
+    --marker) marker=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --label) label=$2; shift 2 ;;
+    --append) extra=$2; shift 2 ;;
+    --timeout) timeout=$2; shift 2 ;;
+    *) echo "measure-boot: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+die() { echo "measure-boot: error: $*" >&2; exit 1; }
+[ -f "$kernel" ] || die "--kernel FILE is required"
+[ -n "$initrd$image" ] || die "one of --initrd or --image is required"
+[ -z "$initrd" ] || [ -f "$initrd" ] || die "initrd $initrd not found"
+[ -z "$image" ] || [ -f "$image" ] || die "image $image not found"
+case $until in
+  userspace) ;;
+  check)
+    [ -x "$build/bin/kata-proxy" ] || die "--until check needs --build DIR with bin/kata-proxy"
+    python3 -c 'import grpc' 2>/dev/null || die "--until check needs python3-grpcio"
+    ;;
+  *) die "--until must be userspace or check" ;;
+esac
+
+work=$(mktemp -d /tmp/measure-boot.XXXXXX)
+qemu_pid="" proxy_pid=""
+cleanup() {
+  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
+  [ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The runtime's QEMU command line (see docs/osbuilder.md), one machine type at a time.
+qemu_args() {
+  local append="console=ttyS0 quiet panic=1 reboot=k $extra" bus=pci mach
+  case $machine in
+    pc | q35) mach="$machine,accel=tcg" ;;
+    microvm)
+      mach="microvm,accel=tcg"; bus=device
+      # microvm has no PIT/HPET/ACPI PM timer to calibrate the TSC against; under TCG the guest
+      # TSC ticks at the host's rate, so tell the kernel (without this Debian's kernel hangs).
+      append="$append tsc_early_khz=$(awk '/^cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)"
+      ;;
+    *) die "unknown machine $machine" ;;
+  esac
+  # shellcheck disable=SC2054  # commas belong to QEMU option values
+  local args=(-cpu max -smp 1 -nographic -nodefaults -no-user-config -no-reboot
+    -serial chardev:cons -chardev "socket,id=cons,path=$work/console.sock,server=on,wait=off"
+    -device "virtio-serial-$bus" -device virtserialport,chardev=ch0,name=agent.channel.0
+    -chardev "socket,id=ch0,path=$work/kata.sock,server=on,wait=off" -kernel "$kernel")
+  if [ -n "$initrd" ]; then
+    args+=(-machine "$mach" -m 512M -initrd "$initrd")
+  elif [ "$root" = pmem ]; then
+    local size
+    size=$(stat -c %s "$image")
+    args+=(-machine "$mach,nvdimm=on" -m 512M,slots=2,maxmem=4G
+      -object "memory-backend-file,id=mem0,mem-path=$image,size=$size,readonly=on"
+      -device nvdimm,id=nv0,memdev=mem0,unarmed=on)
+    append="$append root=/dev/pmem0p1 rootflags=dax,errors=remount-ro ro rootfstype=ext4"
+  else
+    args+=(-machine "$mach" -m 512M -drive "if=none,id=root,file=$image,format=raw,readonly=on"
+      -device "virtio-blk-$bus,drive=root")
+    append="$append root=/dev/vda1 ro rootfstype=ext4"
+  fi
+  args+=(-append "$append")
+  printf '%s\n' "${args[@]}"
+}
+
+# Health.Check with an empty CheckRequest; SERVING is field 1 = 1 (bytes 08 01).
+check_client='
+import grpc, sys
+ch = grpc.insecure_channel("unix://" + sys.argv[1])
+call = ch.unary_unary("/grpc.Health/Check")
+try:
+    reply = call(b"", timeout=float(sys.argv[2]))
+except grpc.RpcError:
+    sys.exit(1)
+sys.exit(0 if reply == b"\x08\x01" else 1)
+'
+
+# CPU time QEMU has used so far (user + system). On a loaded machine wall time mostly measures
+# the other processes; under TCG the guest's boot is CPU-bound, so this is the figure an idle
+# machine's wall time converges to.
+qemu_cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+    "/proc/$qemu_pid/stat"
+}
+
+one_run() {
+  local -a args
+  mapfile -t args < <(qemu_args)
+  rm -f "$work"/*.sock "$work/console.log"
+  local t0 t1
+  t0=$EPOCHREALTIME
+  qemu-system-x86_64 "${args[@]}" &
+  qemu_pid=$!
+  # Read the console like the proxy does: connect to QEMU's console socket.
+  local tries=0
+  until [ -S "$work/console.sock" ] || [ $tries -ge 500 ]; do sleep 0.01; tries=$((tries + 1)); done
+  socat -u "unix-connect:$work/console.sock" "open:$work/console.log,creat,append" &
+  local reader=$!
+  if [ "$until" = userspace ]; then
+    local deadline=$((SECONDS + timeout))
+    until grep -aq "$marker" "$work/console.log" 2>/dev/null; do
+      [ $SECONDS -lt $deadline ] || { tail -n 20 "$work/console.log" >&2; die "no '$marker' within ${timeout}s"; }
+      kill -0 "$qemu_pid" 2>/dev/null || { tail -n 20 "$work/console.log" >&2; die "qemu exited early"; }
+      sleep 0.02
+    done
+    t1=$EPOCHREALTIME
+    qemu_cpu=$(qemu_cpu_seconds)
+  else
+    "$build/bin/kata-proxy" -listen-socket "unix://$work/proxy.sock" -mux-socket "$work/kata.sock" \
+      -sandbox measure >/dev/null 2>&1 &
+    proxy_pid=$!
+    local deadline=$((SECONDS + timeout))
+    until [ -S "$work/proxy.sock" ] && python3 -c "$check_client" "$work/proxy.sock" 1; do
+      [ $SECONDS -lt $deadline ] || { tail -n 20 "$work/console.log" >&2; die "no Check answer within ${timeout}s"; }
+      sleep 0.05
+    done
+    t1=$EPOCHREALTIME
+    qemu_cpu=$(qemu_cpu_seconds)
+    kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=""
+  fi
+  kill -9 "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; qemu_pid=""
+  kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true
+  sample=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  cpu_sample=$qemu_cpu
+}
+
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END {
+    if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+samples=() cpu_samples=()
+for i in $(seq 1 "$runs"); do
+  one_run  # not in a subshell: the EXIT trap must see qemu_pid to clean up
+  echo "run $i: ${sample}s wall, ${cpu_sample}s QEMU CPU" >&2
+  samples+=("$sample")
+  cpu_samples+=("$cpu_sample")
+done
+wall=$(median "${samples[@]}")
+cpu=$(median "${cpu_samples[@]}")
+what=${initrd:+initrd}
+what=${what:-image/$root}
+echo "median: ${wall}s wall (${samples[*]}), ${cpu}s QEMU CPU (${cpu_samples[*]}), load $(cut -d' ' -f1 /proc/loadavg)"
+echo "| ${label:-$(basename "$kernel")} | $what | $machine | $until | ${wall} s | ${cpu} s | ${samples[*]} |"

@@ -1,0 +1,80 @@
+#include "proxy/console.h"
+
+#include "lib/log.h"
+#include "lib/uv_fd.h"
+
+namespace kata::proxy {
+
+void LineSplitter::emit(std::string_view line, const LineHandler& onLine) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!line.empty()) onLine(line);
+}
+
+void LineSplitter::feed(std::string_view bytes, const LineHandler& onLine) {
+  while (!bytes.empty()) {
+    size_t nl = bytes.find('\n');
+    std::string_view piece = bytes.substr(0, nl);
+    if (partial_.size() + piece.size() > maxLine_) {
+      size_t take = maxLine_ - partial_.size();
+      partial_.append(piece.substr(0, take));
+      emit(partial_, onLine);
+      partial_.clear();
+      bytes.remove_prefix(take);
+      continue;
+    }
+    if (nl == std::string_view::npos) {
+      partial_.append(piece);
+      return;
+    }
+    if (partial_.empty()) {
+      emit(piece, onLine);
+    } else {
+      partial_.append(piece);
+      emit(partial_, onLine);
+      partial_.clear();
+    }
+    bytes.remove_prefix(nl + 1);
+  }
+}
+
+void LineSplitter::finish(const LineHandler& onLine) {
+  emit(partial_, onLine);
+  partial_.clear();
+}
+
+Status ConsoleWatcher::start(uv_loop_t* loop, UniqueFd fd) {
+  fd_ = std::move(fd);
+  KATA_TRY_CTX(poll_.init(loop, fd_.get(),
+                          [this](int status, int) {
+                            if (status < 0) {
+                              stop();
+                              return;
+                            }
+                            onReadable();
+                          }),
+               "watch console");
+  poll_.want(UV_READABLE);
+  return okStatus();
+}
+
+void ConsoleWatcher::stop() {
+  splitter_.finish([](std::string_view line) { log::info(line, {{"source", "agent"}}); });
+  poll_.reset();
+  fd_.reset();
+}
+
+void ConsoleWatcher::onReadable() {
+  char buf[16 * 1024];
+  ssize_t n = uv::readSome(fd_.get(), {reinterpret_cast<uint8_t*>(buf), sizeof buf});
+  if (n == -EAGAIN) return;
+  if (n <= 0) {
+    log::debug("guest console closed");
+    stop();
+    return;
+  }
+  splitter_.feed({buf, static_cast<size_t>(n)}, [](std::string_view line) {
+    log::info(line, {{"source", "agent"}});
+  });
+}
+
+}  // namespace kata::proxy

@@ -1,0 +1,29 @@
+// kata-proxy's command line, parsed as upstream's Go flag package does: "-name value",
+// "-name=value", "--name value"; booleans as "-debug" or "-debug=true".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lib/log.h"
+#include "lib/result.h"
+
+namespace kata::proxy {
+
+struct Options {
+  std::string listenSocket;                // path from -listen-socket unix://<path>
+  std::string muxSocket;                   // -mux-socket: QEMU's agent channel socket
+  std::string sandbox;                     // -sandbox: sandbox id, a field of every log line
+  std::string agentLogsSocket;             // -agent-logs-socket: QEMU's guest console socket
+  log::Level logLevel = log::Level::Warn;  // -log (upstream default: warn)
+  bool debug = false;                      // -debug: same as -log debug
+  bool version = false;                    // -version: print the version and exit
+};
+
+/// Parses argv[1..]. Errors name the offending flag in one line.
+Result<Options> parseOptions(const std::vector<std::string>& args);
+
+/// "kata-proxy version 1.12.0 (commit abc)".
+std::string versionLine();
+
+}  // namespace kata::proxy

@@ -1,0 +1,200 @@
+#include "proxy/proxy.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/yamux_bridge.h"
+
+namespace kata::proxy {
+namespace {
+
+Result<sockaddr_un> unixAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    return makeError("invalid unix socket path \"" + path + "\"", ENAMETOOLONG);
+  }
+  path.copy(addr.sun_path, path.size());
+  return addr;
+}
+
+Result<UniqueFd> connectOnce(const sockaddr_un& addr) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return sysError("socket");
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) {
+    return sysError("connect");
+  }
+  return fd;
+}
+
+void sleepMs(int ms) {
+  struct timespec ts {
+    ms / 1000, (ms % 1000) * 1000000L
+  };
+  nanosleep(&ts, nullptr);
+}
+
+}  // namespace
+
+Result<UniqueFd> connectUnix(const std::string& path, int retryMs) {
+  KATA_ASSIGN_OR_RETURN(sockaddr_un addr, unixAddress(path));
+  const int stepMs = 50;
+  for (int waited = 0;; waited += stepMs) {
+    auto fd = connectOnce(addr);
+    if (fd) return fd;
+    int err = fd.error().code;
+    bool transient = err == ENOENT || err == ECONNREFUSED || err == EAGAIN;
+    if (!transient || waited >= retryMs) return makeError("connect to " + path, err);
+    sleepMs(stepMs);
+  }
+}
+
+Result<UniqueFd> listenUnix(const std::string& path) {
+  KATA_ASSIGN_OR_RETURN(sockaddr_un addr, unixAddress(path));
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return makeError("listen socket " + path + " exists and is not a socket", EEXIST);
+    }
+    if (connectOnce(addr).ok()) {
+      return makeError("listen socket " + path + " is in use by another process", EADDRINUSE);
+    }
+    ::unlink(path.c_str());  // stale socket of a proxy that died
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return sysError("socket");
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) {
+    return sysError("bind " + path);
+  }
+  // Only root may talk to the agent; nobody can connect before listen(), so no race.
+  if (::chmod(path.c_str(), 0600) < 0 || ::listen(fd.get(), SOMAXCONN) < 0) {
+    Error e = sysError("listen on " + path);
+    ::unlink(path.c_str());
+    return e;
+  }
+  return fd;
+}
+
+Proxy::Proxy(Options options) : options_(std::move(options)) { uv_loop_init(&loop_); }
+
+Proxy::~Proxy() {
+  console_.stop();
+  mux_.reset();
+  listenPoll_.reset();
+  sigterm_.reset();
+  sigint_.reset();
+  listenFd_.reset();
+  if (listening_) ::unlink(options_.listenSocket.c_str());
+  uv_run(&loop_, UV_RUN_NOWAIT);  // lets libuv run the close callbacks that free handles
+  uv_loop_close(&loop_);
+}
+
+Status Proxy::setUp() {
+  KATA_ASSIGN_OR_RETURN(UniqueFd muxFd, connectUnix(options_.muxSocket, kConnectRetryMs));
+  yamux::MuxOptions mo;
+  mo.session.role = yamux::Role::Client;
+  // Upstream disables yamux keepalive and pings every second instead. Its 1 s write timeout
+  // fails single writes in Go; here a stalled guest only delays streams (bounded buffers), as
+  // a TCG guest under load can stall for longer than a second.
+  mo.pingIntervalMs = 1000;
+  mo.logName = options_.sandbox.empty() ? "kata-proxy" : options_.sandbox;
+  KATA_ASSIGN_OR_RETURN(mux_, yamux::Mux::start(&loop_, std::move(muxFd), mo,
+                                                nullptr /* the agent never opens streams */,
+                                                [this](const Error& reason) {
+                                                  bool clean = mux_ && mux_->closedCleanlyByPeer();
+                                                  finish(clean ? 0 : 1, reason);
+                                                }));
+
+  KATA_ASSIGN_OR_RETURN(listenFd_, listenUnix(options_.listenSocket));
+  listening_ = true;
+  KATA_TRY(listenPoll_.init(&loop_, listenFd_.get(), [this](int status, int) {
+    if (status < 0) {
+      finish(1, uv::uvError(status, "listen socket error"));
+      return;
+    }
+    onAccept();
+  }));
+  listenPoll_.want(UV_READABLE);
+
+  auto onSignal = [this](int sig) {
+    finish(0, makeError(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT")));
+  };
+  KATA_TRY(sigterm_.start(&loop_, SIGTERM, onSignal));
+  KATA_TRY(sigint_.start(&loop_, SIGINT, onSignal));
+
+  if (!options_.agentLogsSocket.empty()) {
+    auto console = connectUnix(options_.agentLogsSocket, 1000);
+    if (!console) {
+      log::warn("cannot read the guest console", {{"error", console.error().str()}});
+    } else {
+      KATA_TRY(console_.start(&loop_, std::move(console).value()));
+    }
+  }
+  return okStatus();
+}
+
+Result<int> Proxy::run() {
+  ::signal(SIGPIPE, SIG_IGN);  // a client hanging up must not kill the whole sandbox's proxy
+  Status st = setUp();
+  if (!st.ok()) {
+    finished_ = true;
+    return std::move(st).error();  // ~Proxy removes whatever was created
+  }
+  log::info("proxy started",
+            {{"listen-socket", options_.listenSocket}, {"mux-socket", options_.muxSocket}});
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return exitCode_;
+}
+
+void Proxy::onAccept() {
+  for (;;) {
+    UniqueFd conn(::accept4(listenFd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!conn) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        log::warn("accept failed", {{"error", sysError("accept").str()}});
+      }
+      return;
+    }
+    if (!mux_ || mux_->closed()) return;  // conn closes: the client sees EOF
+    auto stream = mux_->open();
+    if (!stream) {
+      log::warn("cannot open a stream to the agent", {{"error", stream.error().str()}});
+      continue;
+    }
+    uint32_t id = (*stream)->id();
+    Status st = yamux::bridge(**stream, std::move(conn));
+    if (!st.ok()) {
+      log::warn("cannot bridge client connection", {{"error", st.error().str()}});
+      continue;
+    }
+    log::debug("client connection bridged", {{"stream", std::to_string(id)}});
+  }
+}
+
+void Proxy::finish(int exitCode, const Error& reason) {
+  if (finished_) return;
+  finished_ = true;
+  exitCode_ = exitCode;
+  if (exitCode == 0) {
+    log::info("proxy exiting", {{"reason", reason.str()}});
+  } else {
+    log::error("proxy exiting", {{"reason", reason.str()}});
+  }
+  listenPoll_.reset();
+  listenFd_.reset();
+  if (listening_) {
+    ::unlink(options_.listenSocket.c_str());
+    listening_ = false;
+  }
+  sigterm_.reset();
+  sigint_.reset();
+  console_.stop();
+  if (mux_ && !mux_->closed()) mux_->shutdown(reason);  // go-away(normal) to the agent
+}
+
+}  // namespace kata::proxy

@@ -1,0 +1,60 @@
+// kata-proxy: one per sandbox. Multiplexes every client connection accepted on the listen
+// socket (runtime, shims) onto the guest agent channel as a yamux stream, pings the agent every
+// second, and re-logs the guest console.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "lib/result.h"
+#include "lib/unique_fd.h"
+#include "lib/uv_handle.h"
+#include "lib/yamux_mux.h"
+#include "proxy/console.h"
+#include "proxy/options.h"
+
+namespace kata::proxy {
+
+/// How long to retry connecting to the mux and console sockets: QEMU may create them a few
+/// hundred milliseconds after the proxy starts.
+inline constexpr int kConnectRetryMs = 5000;
+
+/// Connects a blocking-free unix stream socket to `path`, retrying ENOENT/ECONNREFUSED for up
+/// to `retryMs`.
+Result<UniqueFd> connectUnix(const std::string& path, int retryMs);
+
+/// Creates a listening unix socket at `path` with mode 0600. A stale socket left by a dead
+/// proxy is replaced; a live one or any other kind of file is an error.
+Result<UniqueFd> listenUnix(const std::string& path);
+
+class Proxy {
+ public:
+  explicit Proxy(Options options);
+  ~Proxy();
+
+  /// Connects, listens and serves until SIGTERM/SIGINT (exit status 0) or the VM side closes
+  /// (0 when it closed the channel, 1 on a protocol or I/O error). Errors before serving
+  /// (mux socket unreachable, listen socket unusable) are returned and leave nothing behind.
+  Result<int> run();
+
+ private:
+  Status setUp();
+  void onAccept();
+  void finish(int exitCode, const Error& reason);
+
+  Options options_;
+  uv_loop_t loop_;
+  std::unique_ptr<yamux::Mux> mux_;
+  UniqueFd listenFd_;
+  bool listening_ = false;  // we created options_.listenSocket and must remove it
+  uv::Poll listenPoll_;
+  uv::Signal sigterm_;
+  uv::Signal sigint_;
+  ConsoleWatcher console_;
+  int exitCode_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace kata::proxy

@@ -1,0 +1,29 @@
+// Which accelerator QEMU should use on this host. /dev/kvm can exist and open on hosts that
+// cannot run a real guest with it (e.g. a VM whose CPU hides vmx/svm but exposes a paravirtual
+// KVM): KVM counts as usable only when the CPU advertises vmx or svm AND /dev/kvm answers the
+// KVM API, otherwise QEMU runs with TCG.
+#pragma once
+
+#include <string>
+
+#include "lib/result.h"
+
+namespace kata::vc {
+
+struct AcceleratorProbe {
+  bool cpuHasVirtualization = false;  // vmx or svm in /proc/cpuinfo
+  std::string cpuFlag;                // "vmx", "svm" or ""
+  bool kvmDeviceOpens = false;        // open("/dev/kvm") and KVM_GET_API_VERSION == 12
+  std::string kvmError;               // why /dev/kvm is not usable, when it is not
+  bool kvmUsable() const { return cpuHasVirtualization && kvmDeviceOpens; }
+};
+
+/// Inspects the host. `cpuinfoPath` and `kvmPath` are parameters for tests.
+AcceleratorProbe probeAccelerator(const std::string& cpuinfoPath = "/proc/cpuinfo",
+                                  const std::string& kvmPath = "/dev/kvm");
+
+/// Resolves the configured accelerator ("auto", "kvm", "tcg") against the probe: "kvm" or
+/// "tcg". Asking for "kvm" on a host where it is unusable is an error naming the reason.
+Result<std::string> chooseAccelerator(const std::string& configured, const AcceleratorProbe& p);
+
+}  // namespace kata::vc

@@ -1,0 +1,77 @@
+#include "runtime/virtcontainers/hooks.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "lib/child_process.h"
+#include "lib/unique_fd.h"
+
+namespace kata::vc {
+namespace {
+
+constexpr int kDefaultHookTimeoutSec = 60;
+
+Status runHook(const Json::Value& hook, const std::string& stateJson, const std::string& what) {
+  if (!hook.isObject() || !hook["path"].isString())
+    return makeError(what + ": hook without a path", EINVAL);
+  SpawnOptions opts;
+  opts.argv.push_back(hook["path"].asString());
+  const Json::Value& args = hook["args"];
+  // args[0] is the hook's argv[0]; we exec `path` with the remaining arguments.
+  for (Json::ArrayIndex i = 1; args.isArray() && i < args.size(); i++)
+    opts.argv.push_back(args[i].asString());
+  if (hook["env"].isArray()) {
+    std::vector<std::string> env;
+    for (const auto& e : hook["env"]) env.push_back(e.asString());
+    opts.env = env;
+  }
+  int timeout = hook["timeout"].isInt() ? hook["timeout"].asInt() : kDefaultHookTimeoutSec;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return sysError("pipe");
+  UniqueFd readEnd(fds[0]), writeEnd(fds[1]);
+  opts.stdinFd = readEnd.get();
+  opts.stderrFd = 2;
+  KATA_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::spawn(opts));
+  readEnd.reset();
+  // The state is small (well under a pipe buffer); a hook that ignores stdin must not block us.
+  fcntl(writeEnd.get(), F_SETFL, O_NONBLOCK);
+  ssize_t ignored = write(writeEnd.get(), stateJson.data(), stateJson.size());
+  (void)ignored;
+  writeEnd.reset();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+  for (;;) {
+    KATA_ASSIGN_OR_RETURN(std::optional<int> code, child.tryWait());
+    if (code) {
+      if (*code != 0)
+        return makeError(what + " " + opts.argv[0] + " exited with status " + std::to_string(*code));
+      return okStatus();
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      (void)child.signal(SIGKILL);
+      (void)child.wait();
+      return makeError(what + " " + opts.argv[0] + " timed out after " + std::to_string(timeout) + "s",
+                       ETIMEDOUT);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace
+
+Status runHooks(const Json::Value& hooks, const std::string& kind, const oci::State& state) {
+  if (!hooks.isObject() || !hooks.isMember(kind)) return okStatus();
+  const Json::Value& list = hooks[kind];
+  if (!list.isArray()) return makeError("hooks." + kind + ": expected an array", EINVAL);
+  Json::StreamWriterBuilder w;
+  w["indentation"] = "";
+  const std::string stateJson = Json::writeString(w, oci::toJson(state));
+  for (Json::ArrayIndex i = 0; i < list.size(); i++)
+    KATA_TRY(runHook(list[i], stateJson, kind + " hook"));
+  return okStatus();
+}
+
+}  // namespace kata::vc

@@ -1,0 +1,544 @@
+#include "runtime/virtcontainers/lifecycle.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "lib/container_id.h"
+#include "lib/fs_util.h"
+#include "lib/log.h"
+#include "runtime/virtcontainers/console.h"
+#include "runtime/virtcontainers/hooks.h"
+#include "runtime/virtcontainers/rollback.h"
+#include "runtime/virtcontainers/sandbox.h"
+#include "runtime/virtcontainers/shared_dir.h"
+#include "runtime/virtcontainers/spec_convert.h"
+
+extern char** environ;
+
+namespace kata::vc {
+namespace {
+
+constexpr int kRemoveTimeoutSec = 10;
+
+// CRI annotations that put several containers in one sandbox (containerd, then CRI-O).
+struct PodRole {
+  bool member = false;     // joins an existing sandbox
+  std::string sandboxId;   // the sandbox to join
+};
+
+Result<PodRole> podRole(const oci::Spec& spec) {
+  auto get = [&spec](const char* key) -> std::string {
+    auto it = spec.annotations.find(key);
+    return it == spec.annotations.end() ? "" : it->second;
+  };
+  std::string type = get("io.kubernetes.cri.container-type");
+  std::string sid = get("io.kubernetes.cri.sandbox-id");
+  if (type.empty()) {
+    type = get("io.kubernetes.cri-o.ContainerType");
+    sid = get("io.kubernetes.cri-o.SandboxID");
+  }
+  PodRole role;
+  if (type == "container") {
+    if (sid.empty()) return makeError("pod container without a sandbox id annotation", EINVAL);
+    KATA_TRY_CTX(validateContainerId(sid), "sandbox id annotation");
+    role.member = true;
+    role.sandboxId = sid;
+  }
+  return role;
+}
+
+std::string randomId() {
+  unsigned char b[8];
+  if (getrandom(b, sizeof b, 0) != ssize_t(sizeof b)) memset(b, 0, sizeof b);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += hex[c >> 4];
+    s += hex[c & 0xf];
+  }
+  return s;
+}
+
+std::string liveStatus(const ContainerState& c, const SandboxState* s) {
+  if (c.status == "stopped") return "stopped";
+  if (!c.shim.alive()) return "stopped";
+  if (s && !s->qemu.alive()) return "stopped";
+  return c.status;
+}
+
+oci::State ociState(const ContainerState& c, const std::string& status, pid_t pid) {
+  oci::State st;
+  st.id = c.id;
+  st.status = status;
+  st.pid = pid;
+  st.bundle = c.bundle;
+  st.annotations = c.annotations;
+  return st;
+}
+
+bool hasOption(const std::vector<std::string>& opts, const char* o) {
+  return std::find(opts.begin(), opts.end(), o) != opts.end();
+}
+
+bool isBindMount(const oci::Mount& m) {
+  return m.type == "bind" || hasOption(m.options, "bind") || hasOption(m.options, "rbind");
+}
+
+// Host device and kernel trees are not shareable over 9p; devices reach a VM by hotplug.
+bool isSystemPath(const std::string& p) {
+  for (const char* prefix : {"/dev", "/proc", "/sys"}) {
+    size_t n = strlen(prefix);
+    if (p.compare(0, n, prefix) == 0 && (p.size() == n || p[n] == '/')) return true;
+  }
+  return false;
+}
+
+// Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share,
+// namespace paths (host paths) and the network namespace (the VM is the sandbox's network)
+// go away.
+Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
+                               const std::string& cid, std::vector<std::string>& hostMounts) {
+  ::grpc::Spec g = toAgentSpec(spec);
+  g.mutable_root()->set_path(std::string(shared::kGuestSharedDir) + "/" + cid + "/rootfs");
+  g.clear_mounts();
+  for (const auto& m : spec.mounts) {
+    ::grpc::Mount gm;
+    gm.set_destination(m.destination);
+    gm.set_type(m.type);
+    gm.set_source(m.source);
+    for (const auto& o : m.options) gm.add_options(o);
+    if (isBindMount(m)) {
+      if (m.destination == "/dev/shm") {
+        // Docker's per-container shm is a host tmpfs; a guest tmpfs behaves the same.
+        gm.set_type("tmpfs");
+        gm.set_source("shm");
+        gm.clear_options();
+        for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"})
+          gm.add_options(o);
+      } else if (isSystemPath(m.source)) {
+        log::warn("skipping bind mount of a host system path", {{"source", m.source}});
+        continue;
+      } else {
+        KATA_ASSIGN_OR_RETURN(shared::SharedFile f,
+                              shared::shareHostPath(sid, cid, m.source, hasOption(m.options, "ro")));
+        hostMounts.push_back(f.hostMount);
+        gm.set_source(f.guestPath);
+        gm.set_type("bind");
+      }
+    }
+    *g.add_mounts() = gm;
+  }
+  if (g.has_linux()) {
+    auto* l = g.mutable_linux();
+    ::google::protobuf::RepeatedPtrField<::grpc::LinuxNamespace> kept;
+    for (const auto& ns : l->namespaces()) {
+      if (ns.type() == "network") continue;
+      ::grpc::LinuxNamespace n = ns;
+      n.clear_path();
+      *kept.Add() = n;
+    }
+    l->mutable_namespaces()->Swap(&kept);
+    // Guest cgroups live under /kata; systemd-style "slice:prefix:name" paths mean nothing there.
+    if (l->cgroupspath().find(':') != std::string::npos || l->cgroupspath().empty())
+      l->set_cgroupspath("/kata/" + cid);
+  }
+  return g;
+}
+
+std::vector<std::string> environWith(const std::string& entry) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; e++) env.emplace_back(*e);
+  env.push_back(entry);
+  return env;
+}
+
+struct ShimStdio {
+  std::optional<Pty> pty;
+};
+
+// Starts the shim relaying one process (init: execId == cid). Its stdio is the pty slave when
+// the process has a terminal and a console socket was given, else our own stdio.
+Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sandbox,
+                             const std::string& cid, const std::string& execId, bool terminal,
+                             const std::string& consoleSocket, const oci::Process& process,
+                             bool foreground) {
+  SpawnOptions opts;
+  opts.argv = {ctx.config.shim.path, "-agent", sandbox.agentUrl, "-container", cid,
+               "-exec-id", execId};
+  if (terminal) opts.argv.push_back("-terminal");
+  if (ctx.config.shim.enable_debug) {
+    opts.argv.push_back("-log");
+    opts.argv.push_back("debug");
+    opts.env = environWith("KATA_SHIM_LOG=" + StorePaths::sandboxDir(sandbox.id) + "/" + cid +
+                           "/shim-" + execId + ".log");
+  }
+  std::optional<Pty> pty;
+  if (terminal && !consoleSocket.empty()) {
+    unsigned rows = process.consoleSize ? process.consoleSize->height : 0;
+    unsigned cols = process.consoleSize ? process.consoleSize->width : 0;
+    KATA_ASSIGN_OR_RETURN(Pty p, openPty(rows, cols));
+    KATA_TRY(sendConsole(consoleSocket, p.master.get(), p.name));
+    pty = std::move(p);
+    opts.stdinFd = opts.stdoutFd = opts.stderrFd = pty->slave.get();
+    opts.setsid = true;
+  } else {
+    opts.stdinFd = 0;
+    opts.stdoutFd = 1;
+    opts.stderrFd = 2;
+  }
+  ShimHandle h;
+  if (foreground) {
+    KATA_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::spawn(opts));
+    KATA_ASSIGN_OR_RETURN(h.ref, ProcessRef::of(child.pid()));
+    h.child = std::move(child);
+  } else {
+    KATA_ASSIGN_OR_RETURN(pid_t pid, ChildProcess::spawnDetached(opts));
+    auto ref = ProcessRef::of(pid);
+    if (!ref.ok()) return makeError("kata-shim exited immediately", ECHILD);
+    h.ref = *ref;
+  }
+  return h;
+}
+
+Status writePidFile(const std::string& path, pid_t pid) {
+  if (path.empty()) return okStatus();
+  return writeFileAtomic(path, std::to_string(pid), 0644);
+}
+
+std::string absolutePath(const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return p;
+  return std::string(cwd) + "/" + p;
+}
+
+// Removes a container's guest side and host side. Every step runs; the first error is kept.
+Status teardownContainer(const RuntimeContext& ctx, const SandboxState& sandbox,
+                         const ContainerState& c, bool force) {
+  Status first;
+  auto keep = [&first](Status st) {
+    if (!st.ok()) {
+      log::warn(st.error().str(), {{"container", std::string()}});
+      if (first.ok()) first = std::move(st);
+    }
+  };
+  if (sandbox.qemu.alive() && sandbox.proxy.alive()) {
+    if (auto agent = agentOf(sandbox); agent.ok()) {
+      ::grpc::RemoveContainerRequest req;
+      req.set_container_id(c.id);
+      req.set_timeout(kRemoveTimeoutSec);
+      auto r = agent->call("RemoveContainer", &::grpc::AgentService::Stub::RemoveContainer, req,
+                           force ? 5000 : (kRemoveTimeoutSec + 20) * 1000);
+      if (!r.ok() && !force && r.error().code != ENOENT) keep(std::move(r).error());
+    }
+  }
+  for (const auto& [id, e] : c.execs) keep(e.shim.killAndWait());
+  keep(c.shim.killAndWait());
+  for (auto it = c.hostMounts.rbegin(); it != c.hostMounts.rend(); ++it)
+    keep(shared::unshare(sandbox.id, *it));
+  keep(removeAll(StorePaths::sharedDir(sandbox.id) + "/mounts/" + c.id));
+  return first;
+}
+
+}  // namespace
+
+Result<int> parseSignal(const std::string& text) {
+  static const std::map<std::string, int> kSignals = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+      {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"IOT", SIGIOT},   {"BUS", SIGBUS},
+      {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
+      {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU}, {"URG", SIGURG},
+      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+      {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+  if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
+    int n = text.size() > 3 ? 0 : std::stoi(text);
+    if (n < 1 || n > SIGRTMAX) return makeError("invalid signal number " + text, EINVAL);
+    return n;
+  }
+  std::string name = text;
+  std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  auto it = kSignals.find(name);
+  if (it == kSignals.end()) return makeError("unknown signal \"" + text + "\"", EINVAL);
+  return it->second;
+}
+
+Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateRequest& req) {
+  KATA_TRY(validateContainerId(req.id));
+  const std::string bundle = absolutePath(req.bundle.empty() ? "." : req.bundle);
+  KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::loadSpec(bundle));
+  if (!spec.process) return makeError("config.json: process: required to create a container", EINVAL);
+  KATA_ASSIGN_OR_RETURN(PodRole role, podRole(spec));
+  const std::string sid = role.member ? role.sandboxId : req.id;
+  if (spec.process->terminal && req.consoleSocket.empty() && !req.foregroundShim)
+    return makeError("cannot allocate tty if runc will detach without setting console socket",
+                     EINVAL);
+  if (!spec.process->terminal && !req.consoleSocket.empty())
+    return makeError("cannot use console socket if runc will not allocate tty", EINVAL);
+
+  // Everything the undo steps refer to is declared before them, so that it outlives them.
+  SandboxState sandbox;
+  ContainerState c;
+  std::optional<AgentClient> agent;
+  ShimHandle shim;
+  KATA_TRY(indexAdd(ctx.root, req.id, sid, bundle));
+  Rollback undo;
+  undo.add([&] { (void)indexRemove(ctx.root, req.id); });
+  KATA_ASSIGN_OR_RETURN(FileLock lock, lockSandbox(sid, FileLock::Exclusive));
+
+  if (role.member) {
+    KATA_ASSIGN_OR_RETURN(sandbox, loadSandbox(sid));
+    if (!sandboxAlive(sandbox)) return makeError("sandbox " + sid + " is not running", ESRCH);
+  } else {
+    SandboxSpec ss{sid, spec.hostname, {}};
+    KATA_ASSIGN_OR_RETURN(sandbox, createSandbox(ctx.config, ss));
+    undo.add([&sandbox] { (void)destroySandbox(sandbox); });
+  }
+
+  c.id = req.id;
+  c.sandboxId = sid;
+  c.bundle = bundle;
+  c.status = "created";
+  c.terminal = spec.process->terminal;
+  c.created = log::timestamp();
+  c.annotations = spec.annotations;
+  c.hooks = oci::toJson(spec)["hooks"];
+  undo.add([&] {
+    for (auto it = c.hostMounts.rbegin(); it != c.hostMounts.rend(); ++it)
+      (void)shared::unshare(sid, *it);
+    (void)removeAll(StorePaths::sharedDir(sid) + "/mounts/" + c.id);
+    (void)removeAll(StorePaths::sandboxDir(sid) + "/" + c.id);
+  });
+  std::string rootfs = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
+  KATA_ASSIGN_OR_RETURN(std::string rootMount, shared::shareRootfs(sid, req.id, rootfs));
+  c.hostMounts.push_back(rootMount);
+  KATA_ASSIGN_OR_RETURN(::grpc::Spec gspec, guestSpec(spec, sid, req.id, c.hostMounts));
+
+  KATA_ASSIGN_OR_RETURN(agent, agentOf(sandbox));
+  ::grpc::CreateContainerRequest creq;
+  creq.set_container_id(req.id);
+  creq.set_exec_id(req.id);
+  *creq.mutable_oci() = gspec;
+  creq.set_sandbox_pidns(false);
+  auto created = agent->call("CreateContainer", &::grpc::AgentService::Stub::CreateContainer, creq);
+  if (!created.ok()) return std::move(created).error();
+  undo.add([&agent, id = req.id] {
+    ::grpc::RemoveContainerRequest r;
+    r.set_container_id(id);
+    (void)agent->call("RemoveContainer", &::grpc::AgentService::Stub::RemoveContainer, r, 5000);
+  });
+
+  KATA_ASSIGN_OR_RETURN(shim, startShim(ctx, sandbox, req.id, req.id, spec.process->terminal,
+                                        req.consoleSocket, *spec.process, req.foregroundShim));
+  c.shim = shim.ref;
+  undo.add([&shim] { (void)shim.ref.killAndWait(); });
+  KATA_TRY(writePidFile(req.pidFile, shim.ref.pid));
+  undo.add([&req] {
+    if (!req.pidFile.empty()) unlink(req.pidFile.c_str());
+  });
+
+  KATA_TRY(runHooks(c.hooks, "prestart", ociState(c, "created", shim.ref.pid)));
+  KATA_TRY(runHooks(c.hooks, "createRuntime", ociState(c, "created", shim.ref.pid)));
+  KATA_TRY(saveContainer(c));
+  sandbox.containers.push_back(req.id);
+  KATA_TRY(saveSandbox(sandbox));
+  undo.commit();
+  log::info("container created", {{"container", req.id}, {"sandbox", sid}});
+  return shim;
+}
+
+namespace {
+
+struct Loaded {
+  FileLock lock;
+  SandboxState sandbox;
+  ContainerState container;
+};
+
+Result<Loaded> loadForUpdate(const RuntimeContext& ctx, const std::string& id,
+                             FileLock::Mode mode) {
+  KATA_TRY(validateContainerId(id));
+  KATA_ASSIGN_OR_RETURN(std::string sid, indexLookup(ctx.root, id));
+  Loaded l;
+  KATA_ASSIGN_OR_RETURN(l.lock, lockSandbox(sid, mode));
+  KATA_ASSIGN_OR_RETURN(l.sandbox, loadSandbox(sid));
+  KATA_ASSIGN_OR_RETURN(l.container, loadContainer(sid, id));
+  return l;
+}
+
+}  // namespace
+
+Status startContainer(const RuntimeContext& ctx, const std::string& id) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Exclusive));
+  std::string status = liveStatus(l.container, &l.sandbox);
+  if (status != "created")
+    return makeError("cannot start container " + id + ": it is " + status + ", not created", EINVAL);
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
+  ::grpc::StartContainerRequest req;
+  req.set_container_id(id);
+  auto started = agent.call("StartContainer", &::grpc::AgentService::Stub::StartContainer, req);
+  if (!started.ok()) return std::move(started).error();
+  l.container.status = "running";
+  KATA_TRY(saveContainer(l.container));
+  auto hooks = runHooks(l.container.hooks, "poststart",
+                        ociState(l.container, "running", l.container.shim.pid));
+  if (!hooks.ok()) log::warn("poststart hook failed: " + hooks.error().str(), {{"container", id}});
+  return okStatus();
+}
+
+Status killContainer(const RuntimeContext& ctx, const std::string& id, int signal, bool all) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
+  std::string status = liveStatus(l.container, &l.sandbox);
+  if (status == "stopped") return makeError("container " + id + " is not running", ESRCH);
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
+  ::grpc::SignalProcessRequest req;
+  req.set_container_id(id);
+  req.set_exec_id("");  // the container's init; its death ends every process of the container
+  req.set_signal(uint32_t(signal));
+  (void)all;
+  auto sent = agent.call("SignalProcess", &::grpc::AgentService::Stub::SignalProcess, req, 10000);
+  if (!sent.ok()) return std::move(sent).error();
+  return okStatus();
+}
+
+Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool force) {
+  KATA_TRY(validateContainerId(id));
+  KATA_ASSIGN_OR_RETURN(std::string sid, indexLookup(ctx.root, id));
+  KATA_ASSIGN_OR_RETURN(FileLock lock, lockSandbox(sid, FileLock::Exclusive));
+  auto sandbox = loadSandbox(sid);
+  auto container = sandbox.ok() ? loadContainer(sid, id) : Result<ContainerState>(sandbox.error());
+  if (!container.ok()) {
+    if (!force) return std::move(container).error();
+    // State is gone or corrupt: remove whatever is left of the container and its sandbox.
+    log::warn("state unreadable, forcing cleanup: " + container.error().str(), {{"container", id}});
+    Status st = okStatus();
+    if (sandbox.ok()) {
+      if (sandbox->containers.size() <= 1 || sid == id) st = destroySandbox(*sandbox);
+    } else if (sid == id) {
+      (void)shared::teardown(sid);
+      (void)removeAll(StorePaths::vmDir(sid));
+      (void)removeAll(StorePaths::sandboxDir(sid));
+    }
+    KATA_TRY(indexRemove(ctx.root, id));
+    return st;
+  }
+  std::string status = liveStatus(*container, &*sandbox);
+  if (!force && status != "stopped" && status != "created")
+    return makeError("cannot delete container " + id + " that is not stopped: " + status +
+                         " (use --force)",
+                     EBUSY);
+  Status first = teardownContainer(ctx, *sandbox, *container, force);
+  auto hooks = runHooks(container->hooks, "poststop", ociState(*container, "stopped", 0));
+  if (!hooks.ok()) log::warn("poststop hook failed: " + hooks.error().str(), {{"container", id}});
+  auto& members = sandbox->containers;
+  members.erase(std::remove(members.begin(), members.end(), id), members.end());
+  (void)removeAll(StorePaths::sandboxDir(sid) + "/" + id);
+  if (members.empty() || sid == id) {
+    Status st = destroySandbox(*sandbox);
+    if (first.ok()) first = std::move(st);
+  } else {
+    KATA_TRY(saveSandbox(*sandbox));
+  }
+  KATA_TRY(indexRemove(ctx.root, id));
+  return first;
+}
+
+Result<ContainerInfo> containerInfo(const RuntimeContext& ctx, const std::string& id) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
+  ContainerInfo info;
+  info.status = liveStatus(l.container, &l.sandbox);
+  info.pid = info.status == "stopped" ? 0 : l.container.shim.pid;
+  info.state = std::move(l.container);
+  return info;
+}
+
+Result<std::vector<ContainerInfo>> listContainers(const RuntimeContext& ctx) {
+  KATA_ASSIGN_OR_RETURN(std::vector<std::string> ids, indexList(ctx.root));
+  std::vector<ContainerInfo> out;
+  for (const auto& id : ids) {
+    auto info = containerInfo(ctx, id);
+    if (info.ok()) out.push_back(std::move(info).value());
+  }
+  return out;
+}
+
+Result<ShimHandle> execProcess(const RuntimeContext& ctx, const ExecRequest& req) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, req.id, FileLock::Exclusive));
+  std::string status = liveStatus(l.container, &l.sandbox);
+  if (status != "running")
+    return makeError("cannot exec in container " + req.id + ": it is " + status, EINVAL);
+  if (req.process.args.empty()) return makeError("exec: no command given", EINVAL);
+  if (req.process.terminal && req.consoleSocket.empty() && req.detach)
+    return makeError("cannot allocate tty if runc will detach without setting console socket",
+                     EINVAL);
+  const std::string execId = randomId();
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
+  ::grpc::ExecProcessRequest ereq;
+  ereq.set_container_id(req.id);
+  ereq.set_exec_id(execId);
+  *ereq.mutable_process() = toAgentProcess(req.process);
+  auto execd = agent.call("ExecProcess", &::grpc::AgentService::Stub::ExecProcess, ereq);
+  if (!execd.ok()) return std::move(execd).error();
+  KATA_ASSIGN_OR_RETURN(ShimHandle shim,
+                        startShim(ctx, l.sandbox, req.id, execId, req.process.terminal,
+                                  req.consoleSocket, req.process, !req.detach));
+  KATA_TRY(writePidFile(req.pidFile, shim.ref.pid));
+  l.container.execs[execId] = ExecState{execId, shim.ref, req.process.terminal};
+  KATA_TRY(saveContainer(l.container));
+  return shim;
+}
+
+Status pauseContainer(const RuntimeContext& ctx, const std::string& id, bool pause) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Exclusive));
+  std::string status = liveStatus(l.container, &l.sandbox);
+  if (pause && status != "running")
+    return makeError("cannot pause container " + id + ": it is " + status, EINVAL);
+  if (!pause && status != "paused")
+    return makeError("cannot resume container " + id + ": it is " + status, EINVAL);
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
+  if (pause) {
+    ::grpc::PauseContainerRequest r;
+    r.set_container_id(id);
+    auto done = agent.call("PauseContainer", &::grpc::AgentService::Stub::PauseContainer, r);
+    if (!done.ok()) return std::move(done).error();
+  } else {
+    ::grpc::ResumeContainerRequest r;
+    r.set_container_id(id);
+    auto done = agent.call("ResumeContainer", &::grpc::AgentService::Stub::ResumeContainer, r);
+    if (!done.ok()) return std::move(done).error();
+  }
+  l.container.status = pause ? "paused" : "running";
+  return saveContainer(l.container);
+}
+
+namespace {
+volatile sig_atomic_t gForegroundShimPid = 0;
+void forwardSignal(int sig) {
+  if (gForegroundShimPid > 0) kill(gForegroundShimPid, sig);
+}
+}  // namespace
+
+Result<int> waitForeground(ShimHandle& shim) {
+  if (!shim.child) return makeError("shim is not a foreground child", EINVAL);
+  gForegroundShimPid = shim.child->pid();
+  struct sigaction sa = {};
+  sa.sa_handler = forwardSignal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  // The shim is our child: forwarding keeps `kata-runtime run` behaving like the process.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaction(sig, &sa, nullptr);
+  auto code = shim.child->wait();
+  gForegroundShimPid = 0;
+  return code;
+}
+
+}  // namespace kata::vc

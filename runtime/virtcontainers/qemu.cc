@@ -1,0 +1,190 @@
+#include "runtime/virtcontainers/qemu.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "lib/child_process.h"
+#include "lib/fs_util.h"
+#include "lib/unique_fd.h"
+#include "runtime/virtcontainers/qmp.h"
+
+namespace kata::vc {
+namespace {
+
+// Upstream Kata's default guest parameters for x86 QEMU: skip slow or useless probing (i8042,
+// timer checks, crypto self tests) and keep the guest quiet and quick to panic-exit.
+constexpr const char* kUpstreamKernelParams =
+    "tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 "
+    "i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k iommu=off cryptomgr.notests "
+    "net.ifnames=0 pci=lastbus=0";
+
+std::string join(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (p.empty()) continue;
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+int imageSizeMiB(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return int((st.st_size + (1 << 20) - 1) >> 20);
+}
+
+}  // namespace
+
+std::string kernelCommandLine(const VmConfig& c) {
+  std::vector<std::string> p = {kUpstreamKernelParams};
+  p.push_back("console=" + c.guestConsole);
+  p.push_back("panic=1");
+  p.push_back("nr_cpus=" + std::to_string(std::max(c.vcpus, c.maxVcpus)));
+  p.push_back(c.debug ? "agent.log=debug" : "quiet");
+  p.push_back("agent.use_vsock=false");
+  if (!c.imagePath.empty()) {
+    const bool pmem = c.blockDeviceDriver == "nvdimm";
+    // osbuilder's image is partitioned; on pmem the first partition is DAX-capable.
+    p.push_back(pmem ? "root=/dev/pmem0p1 rootflags=dax,errors=remount-ro"
+                     : "root=/dev/vda1 rootflags=errors=remount-ro");
+    p.push_back("ro rootfstype=ext4 init=/sbin/init");
+  }
+  p.push_back(c.kernelParams);
+  return join(p, " ");
+}
+
+std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, const VmPaths& paths,
+                                  const std::string& sharedDir) {
+  std::vector<std::string> a = {c.qemuPath};
+  auto add = [&a](std::initializer_list<std::string> items) {
+    a.insert(a.end(), items.begin(), items.end());
+  };
+  add({"-name", "sandbox-" + id + ",debug-threads=on"});
+  std::string machine = c.machineType;
+  const bool pmemImage = !c.imagePath.empty() && c.blockDeviceDriver == "nvdimm";
+  if (pmemImage) machine += ",nvdimm=on";
+  if (!c.machineAccelerators.empty()) machine += "," + c.machineAccelerators;
+  add({"-machine", machine});
+  if (c.accelerator == "kvm") {
+    add({"-accel", "kvm", "-cpu", c.cpuFeatures.empty() ? "host" : "host," + c.cpuFeatures});
+  } else {
+    add({"-accel", "tcg,tb-size=" + std::to_string(c.tcgCacheMiB)});
+    add({"-cpu", c.cpuFeatures.empty() ? "max" : "max," + c.cpuFeatures});
+  }
+  std::string mem = std::to_string(c.memoryMiB) + "M";
+  if (c.maxMemoryMiB > c.memoryMiB || pmemImage) {
+    int maxMem = std::max(c.maxMemoryMiB, c.memoryMiB);
+    if (pmemImage) maxMem += imageSizeMiB(c.imagePath);  // room for the image's nvdimm
+    mem += ",slots=" + std::to_string(c.memorySlots) + ",maxmem=" + std::to_string(maxMem) + "M";
+  }
+  add({"-m", mem});
+  const int maxCpus = std::max(c.vcpus, c.maxVcpus);
+  add({"-smp", std::to_string(c.vcpus) + ",cores=1,threads=1,sockets=" + std::to_string(maxCpus) +
+                   ",maxcpus=" + std::to_string(maxCpus)});
+  add({"-qmp", "unix:" + paths.qmpSocket() + ",server=on,wait=off"});
+  // The console is logged by QEMU itself so that its tail is available even when nobody reads
+  // the socket (agent start-up failures are diagnosed from it).
+  add({"-chardev", "socket,id=charconsole0,path=" + paths.consoleSocket() +
+                       ",server=on,wait=off,logfile=" + paths.consoleLog() + ",logappend=on"});
+  add({"-device", "virtio-serial-pci,id=serial0"});
+  if (c.guestConsole == "hvc0") {
+    add({"-device", "virtconsole,chardev=charconsole0,id=console0"});
+  } else {
+    add({"-serial", "chardev:charconsole0"});
+  }
+  add({"-chardev", "socket,id=charch0,path=" + paths.agentSocket() + ",server=on,wait=off"});
+  add({"-device", std::string("virtserialport,chardev=charch0,id=channel0,name=") +
+                      kAgentPortName});
+  if (c.sharedFs == "virtio-9p") {
+    add({"-fsdev", std::string("local,id=extra-9p-") + kShareMountTag + ",path=" + sharedDir +
+                       ",security_model=none,multidevs=remap"});
+    add({"-device", std::string("virtio-9p-pci,fsdev=extra-9p-") + kShareMountTag +
+                        ",mount_tag=" + kShareMountTag});
+  }
+  add({"-object", "rng-random,id=rng0,filename=" + c.entropySource});
+  add({"-device", "virtio-rng-pci,rng=rng0"});
+  add({"-kernel", c.kernelPath});
+  if (!c.initrdPath.empty()) add({"-initrd", c.initrdPath});
+  if (!c.imagePath.empty()) {
+    if (pmemImage) {
+      // A read-only backend must be exactly the file's size.
+      struct stat st;
+      const long long size = stat(c.imagePath.c_str(), &st) == 0 ? st.st_size : 0;
+      add({"-object", "memory-backend-file,id=mem0,mem-path=" + c.imagePath +
+                          ",size=" + std::to_string(size) + ",readonly=on"});
+      add({"-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"});
+    } else {
+      add({"-drive", "file=" + c.imagePath + ",if=none,id=image0,format=raw,readonly=on"});
+      add({"-device", "virtio-blk-pci,drive=image0"});
+    }
+  }
+  add({"-append", kernelCommandLine(c)});
+  if (!c.firmware.empty()) add({"-bios", c.firmware});
+  if (c.memPrealloc) add({"-mem-prealloc"});
+  add({"-nographic", "-vga", "none", "-no-user-config", "-nodefaults", "-no-reboot"});
+  add({"-daemonize", "-pidfile", paths.pidFile()});
+  return a;
+}
+
+std::string tailOfFile(const std::string& path, size_t maxLines) {
+  auto content = readFile(path, 64 << 20);
+  if (!content.ok()) return "";
+  std::vector<std::string> lines;
+  std::istringstream in(*content);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    lines.push_back(line);
+    if (lines.size() > maxLines) lines.erase(lines.begin());
+  }
+  return join(lines, "\n");
+}
+
+Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths& paths,
+                        const std::string& sharedDir) {
+  UniqueFd log(open(paths.qemuLog().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!log) return sysError("create " + paths.qemuLog());
+  SpawnOptions opts;
+  opts.argv = qemuArgv(id, c, paths, sharedDir);
+  opts.stdoutFd = log.get();
+  opts.stderrFd = log.get();
+  opts.setsid = true;  // QEMU must not die with the terminal of the command that started it
+  KATA_ASSIGN_OR_RETURN(ChildProcess parent, ChildProcess::spawn(opts));
+  // With -daemonize the first process exits once the VM is initialised: 0 on success.
+  KATA_ASSIGN_OR_RETURN(int status, parent.wait());
+  if (status != 0) {
+    std::string tail = tailOfFile(paths.qemuLog(), 3);
+    for (char& ch : tail)
+      if (ch == '\n') ch = ' ';
+    return makeError("QEMU failed to start (exit " + std::to_string(status) + "): " + tail);
+  }
+  KATA_ASSIGN_OR_RETURN(std::string pidText, readFile(paths.pidFile(), 64));
+  pid_t pid = 0;
+  try {
+    pid = std::stoi(pidText);
+  } catch (...) {
+    return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
+  }
+  if (pid <= 1) return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
+  return pid;
+}
+
+Status stopQemu(const ProcessRef& qemu, const VmPaths& paths, int graceMs) {
+  if (!qemu.alive()) return okStatus();
+  auto qmp = Qmp::connect(paths.qmpSocket(), 500);
+  if (qmp.ok()) (void)qmp->execute("quit", Json::Value(Json::nullValue), 1000);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(graceMs);
+  while (qemu.alive() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return qemu.killAndWait();
+}
+
+}  // namespace kata::vc

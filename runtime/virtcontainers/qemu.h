@@ -1,0 +1,76 @@
+// The QEMU hypervisor: turns a resolved VM configuration into QEMU's command line, starts QEMU
+// daemonised with a pid file, and stops it (QMP quit, then SIGKILL).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "lib/result.h"
+#include "runtime/virtcontainers/process_ref.h"
+
+namespace kata::vc {
+
+/// What one VM needs, resolved from configuration.toml and the host.
+struct VmConfig {
+  std::string qemuPath = "/usr/bin/qemu-system-x86_64";
+  std::string kernelPath;
+  std::string initrdPath;  // initrd or image, not both
+  std::string imagePath;
+  std::string machineType = "pc";
+  std::string machineAccelerators;  // extra -machine options, comma separated
+  std::string accelerator = "tcg";  // "kvm" or "tcg" (already resolved)
+  std::string cpuFeatures;          // appended to -cpu
+  int vcpus = 1;
+  int maxVcpus = 1;
+  int memoryMiB = 512;
+  int memorySlots = 10;
+  int maxMemoryMiB = 0;  // 0: no memory hotplug headroom
+  std::string kernelParams;  // from the configuration, appended after ours
+  std::string guestConsole = "ttyS0";  // "ttyS0" (isa serial) or "hvc0" (virtconsole)
+  std::string sharedFs = "virtio-9p";
+  int msize9p = 8192;
+  std::string blockDeviceDriver = "virtio-blk";  // how `image` is attached: nvdimm or virtio-blk
+  std::string entropySource = "/dev/urandom";
+  std::string firmware;
+  bool debug = false;
+  bool memPrealloc = false;
+  bool hugepages = false;
+  int tcgCacheMiB = 64;  // bounds QEMU's translation cache under TCG (default would be 1 GiB)
+};
+
+/// Where one VM's sockets and files live (all under /run/vc/vm/<sandbox>/).
+struct VmPaths {
+  std::string dir;
+  std::string qmpSocket() const { return dir + "/qmp.sock"; }
+  std::string consoleSocket() const { return dir + "/console.sock"; }
+  std::string consoleLog() const { return dir + "/console.log"; }
+  std::string agentSocket() const { return dir + "/kata.sock"; }  // the agent.channel.0 port
+  std::string pidFile() const { return dir + "/pid"; }
+  std::string qemuLog() const { return dir + "/qemu.log"; }
+};
+
+inline constexpr const char* kAgentPortName = "agent.channel.0";
+inline constexpr const char* kShareMountTag = "kataShared";
+
+/// The guest kernel command line: upstream Kata's defaults, ours, then the configured extras.
+std::string kernelCommandLine(const VmConfig& config);
+
+/// QEMU's full argv (argv[0] = qemuPath) for sandbox `id` sharing `sharedDir` with the guest.
+std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& config,
+                                  const VmPaths& paths, const std::string& sharedDir);
+
+/// Starts QEMU daemonised; returns its pid once QEMU has set up every device (QEMU's parent
+/// exits after initialisation). On failure the error carries the tail of QEMU's stderr.
+Result<pid_t> startQemu(const std::string& id, const VmConfig& config, const VmPaths& paths,
+                        const std::string& sharedDir);
+
+/// Stops QEMU: QMP quit, then SIGKILL if it is still alive after `graceMs`. A QEMU that is
+/// already gone is success.
+Status stopQemu(const ProcessRef& qemu, const VmPaths& paths, int graceMs = 3000);
+
+/// The last `maxLines` lines of a text file (console log, QEMU log), for error messages.
+std::string tailOfFile(const std::string& path, size_t maxLines);
+
+}  // namespace kata::vc

@@ -1,0 +1,206 @@
+#include "runtime/virtcontainers/sandbox.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "lib/child_process.h"
+#include "lib/fs_util.h"
+#include "lib/log.h"
+#include "runtime/virtcontainers/accelerator.h"
+#include "runtime/virtcontainers/rollback.h"
+#include "runtime/virtcontainers/shared_dir.h"
+
+namespace kata::vc {
+namespace {
+
+constexpr int kDestroyRpcTimeoutMs = 5000;
+
+Result<pid_t> startProxy(const config::Config& config, const std::string& sid,
+                         const VmPaths& vm) {
+  SpawnOptions opts;
+  opts.argv = {config.proxy.path,
+               "-listen-socket",
+               "unix://" + StorePaths::proxySocket(sid),
+               "-mux-socket",
+               vm.agentSocket(),
+               "-sandbox",
+               sid,
+               "-agent-logs-socket",
+               vm.consoleSocket()};
+  if (config.proxy.enable_debug) {
+    opts.argv.push_back("-log");
+    opts.argv.push_back("debug");
+  }
+  const std::string logPath = vm.dir + "/proxy.log";
+  UniqueFd log(open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log) return sysError("create " + logPath);
+  opts.stderrFd = log.get();
+  opts.setsid = true;
+  return ChildProcess::spawnDetached(opts);
+}
+
+// Console text for a one-line error: lines joined with " | ", terminal escape sequences and
+// other control bytes dropped (the guest and its firmware print them).
+std::string oneLine(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1b) {  // ESC [ ... final byte
+      if (i + 1 < s.size() && s[i + 1] == '[') {
+        i += 2;
+        while (i < s.size() && !(s[i] >= '@' && s[i] <= '~')) i++;
+      }
+      continue;
+    }
+    if (c == '\n') {
+      out += " | ";
+    } else if (c >= 0x20 && c != 0x7f) {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<VmConfig> vmConfigFrom(const config::Config& config) {
+  const config::QemuConfig& q = config.qemu;
+  VmConfig vm;
+  vm.qemuPath = q.path;
+  vm.kernelPath = q.kernel;
+  vm.initrdPath = q.initrd;
+  vm.imagePath = q.image;
+  vm.machineType = q.machine_type;
+  vm.machineAccelerators = q.machine_accelerators;
+  vm.cpuFeatures = q.cpu_features;
+  vm.vcpus = q.default_vcpus;
+  int hostCpus = int(sysconf(_SC_NPROCESSORS_ONLN));
+  vm.maxVcpus = q.default_maxvcpus > 0 ? std::min(q.default_maxvcpus, hostCpus) : hostCpus;
+  if (vm.maxVcpus < vm.vcpus) vm.maxVcpus = vm.vcpus;
+  vm.memoryMiB = q.default_memory;
+  vm.memorySlots = q.memory_slots;
+  vm.maxMemoryMiB = 0;  // memory hotplug is not offered yet: no maxmem headroom
+  vm.kernelParams = q.kernel_params;
+  vm.guestConsole = q.guest_console;
+  vm.sharedFs = q.shared_fs;
+  vm.msize9p = int(q.msize_9p);
+  vm.blockDeviceDriver = q.block_device_driver == "nvdimm" ? "nvdimm" : "virtio-blk";
+  vm.entropySource = q.entropy_source;
+  vm.firmware = q.firmware;
+  vm.debug = q.enable_debug || config.agent.enable_debug;
+  vm.memPrealloc = q.enable_mem_prealloc;
+  vm.hugepages = q.enable_hugepages;
+  if (config.agent.debug_console_enabled) vm.kernelParams += " agent.debug_console";
+  if (vm.sharedFs != "virtio-9p")
+    return makeError("hypervisor.qemu.shared_fs = \"" + vm.sharedFs +
+                         "\" is not supported yet (use virtio-9p)", ENOTSUP);
+  if (vm.initrdPath.empty() == vm.imagePath.empty())
+    return makeError("configuration must set exactly one of hypervisor.qemu.initrd and image",
+                     EINVAL);
+  for (const std::string* f : {&vm.qemuPath, &vm.kernelPath,
+                               vm.initrdPath.empty() ? &vm.imagePath : &vm.initrdPath}) {
+    if (access(f->c_str(), R_OK) != 0) return sysError("VM asset " + *f);
+  }
+  KATA_ASSIGN_OR_RETURN(vm.accelerator, chooseAccelerator(q.accelerator, probeAccelerator()));
+  return vm;
+}
+
+Result<AgentClient> agentOf(const SandboxState& sandbox) { return AgentClient::create(sandbox.agentUrl); }
+
+bool sandboxAlive(const SandboxState& sandbox) { return sandbox.qemu.alive(); }
+
+Result<SandboxState> createSandbox(const config::Config& config, const SandboxSpec& spec) {
+  KATA_ASSIGN_OR_RETURN(VmConfig vm, vmConfigFrom(config));
+  const std::string sid = spec.id;
+  const std::string sbsDir = StorePaths::sandboxDir(sid);
+  VmPaths paths{StorePaths::vmDir(sid)};
+  if (access(sbsDir.c_str(), F_OK) == 0) return makeError("sandbox " + sid + " already exists", EEXIST);
+
+  Rollback undo;
+  undo.add([sbsDir] { (void)removeAll(sbsDir); });
+  KATA_TRY(mkdirAll(sbsDir, 0700));
+  undo.add([dir = paths.dir] { (void)removeAll(dir); });
+  KATA_TRY(mkdirAll(paths.dir, 0700));
+  undo.add([sid] { (void)shared::teardown(sid); });
+  KATA_TRY_CTX(shared::setup(sid), "shared directory");
+
+  SandboxState s;
+  s.id = sid;
+  s.accelerator = vm.accelerator;
+  s.configPath = config.path;
+  s.agentUrl = "unix://" + StorePaths::proxySocket(sid);
+  s.created = log::timestamp();
+
+  log::info("starting VM", {{"sandbox", sid}, {"accelerator", vm.accelerator}});
+  KATA_ASSIGN_OR_RETURN(pid_t qemuPid, startQemu(sid, vm, paths, shared::exportDir(sid)));
+  auto qemuRef = ProcessRef::of(qemuPid);
+  if (!qemuRef.ok()) return makeError("QEMU exited right after starting: " +
+                                      oneLine(tailOfFile(paths.consoleLog(), 5)));
+  s.qemu = *qemuRef;
+  undo.add([q = s.qemu, paths] { (void)stopQemu(q, paths, 0); });
+
+  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths));
+  if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
+  undo.add([p = s.proxy] { (void)p.terminate(1000); });
+  // Saved before the agent answers so that `delete --force` finds the processes even when
+  // this command is killed while waiting.
+  KATA_TRY(saveSandbox(s));
+
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, AgentClient::create(s.agentUrl));
+  auto ready = agent.waitReady(config.agent.dial_timeout * 1000);
+  if (!ready.ok()) {
+    std::string why = ready.error().message;
+    if (!s.qemu.alive()) why = "the VM exited";
+    else if (!s.proxy.alive()) why = "kata-proxy exited: " + oneLine(tailOfFile(paths.dir + "/proxy.log", 3));
+    return makeError("sandbox " + sid + ": " + why + "; guest console: " +
+                     oneLine(tailOfFile(paths.consoleLog(), 8)));
+  }
+
+  ::grpc::CreateSandboxRequest req;
+  req.set_hostname(spec.hostname);
+  for (const auto& d : spec.dns) req.add_dns(d);
+  req.set_sandbox_id(sid);
+  req.set_sandbox_pidns(false);
+  auto* storage = req.add_storages();
+  storage->set_driver("9p");
+  storage->set_source(kShareMountTag);
+  storage->set_fstype("9p");
+  storage->add_options("trans=virtio");
+  storage->add_options("version=9p2000.L");
+  storage->add_options("cache=mmap");
+  storage->add_options("msize=" + std::to_string(vm.msize9p));
+  storage->set_mount_point(shared::kGuestSharedDir);
+  for (const auto& m : config.agent.kernel_modules) {
+    auto* km = req.add_kernel_modules();
+    size_t sp = m.find(' ');
+    km->set_name(m.substr(0, sp));
+    if (sp != std::string::npos) km->add_parameters(m.substr(sp + 1));
+  }
+  auto created = agent.call("CreateSandbox", &::grpc::AgentService::Stub::CreateSandbox, req);
+  if (!created.ok()) return std::move(created).error();
+  undo.commit();
+  return s;
+}
+
+Status destroySandbox(const SandboxState& s) {
+  Status first;
+  auto keep = [&first](Status st) {
+    if (!st.ok() && first.ok()) first = std::move(st);
+  };
+  VmPaths paths{StorePaths::vmDir(s.id)};
+  if (s.qemu.alive() && s.proxy.alive()) {
+    if (auto agent = agentOf(s); agent.ok()) {
+      // Best effort: the guest powers itself off; QEMU is stopped below either way.
+      (void)agent->call("DestroySandbox", &::grpc::AgentService::Stub::DestroySandbox,
+                        ::grpc::DestroySandboxRequest(), kDestroyRpcTimeoutMs);
+    }
+  }
+  keep(stopQemu(s.qemu, paths, 2000));
+  keep(s.proxy.terminate(1000));
+  keep(shared::teardown(s.id));
+  keep(removeAll(paths.dir));
+  keep(removeAll(StorePaths::sandboxDir(s.id)));
+  return first;
+}
+
+}  // namespace kata::vc

@@ -1,0 +1,39 @@
+// A sandbox is one VM: QEMU, kata-proxy in front of its agent channel, the shared directory and
+// the agent's sandbox-wide state. Containers join a sandbox; the last one out destroys it.
+#pragma once
+
+#include <string>
+
+#include "lib/config.h"
+#include "lib/result.h"
+#include "runtime/virtcontainers/agent_client.h"
+#include "runtime/virtcontainers/qemu.h"
+#include "runtime/virtcontainers/store.h"
+
+namespace kata::vc {
+
+struct SandboxSpec {
+  std::string id;
+  std::string hostname;
+  std::vector<std::string> dns;  // nameserver lines for the guest's /etc/resolv.conf
+};
+
+/// Resolves the VM parameters from the configuration and the host (accelerator, memory).
+Result<VmConfig> vmConfigFrom(const config::Config& config);
+
+/// Boots the VM, starts the proxy, waits for the agent and sends CreateSandbox. On any failure
+/// everything started so far is stopped and removed; the error says what failed and, when the
+/// agent never answered, shows the tail of the guest console.
+Result<SandboxState> createSandbox(const config::Config& config, const SandboxSpec& spec);
+
+/// Tears a sandbox down: DestroySandbox (when the agent still answers), QEMU, proxy, shared dir,
+/// state dirs. Never stops half-way: every step runs, and the first error is returned.
+Status destroySandbox(const SandboxState& sandbox);
+
+/// A client for the sandbox's agent.
+Result<AgentClient> agentOf(const SandboxState& sandbox);
+
+/// True while the sandbox's QEMU is running.
+bool sandboxAlive(const SandboxState& sandbox);
+
+}  // namespace kata::vc

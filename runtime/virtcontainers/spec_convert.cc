@@ -1,0 +1,200 @@
+#include "runtime/virtcontainers/spec_convert.h"
+
+namespace kata::vc {
+namespace {
+
+template <class Repeated>
+void copyStrings(const std::vector<std::string>& from, Repeated* to) {
+  for (const auto& s : from) to->Add(std::string(s));
+}
+
+::grpc::LinuxThrottleDevice throttle(const oci::ThrottleDevice& d) {
+  ::grpc::LinuxThrottleDevice t;
+  t.set_major(d.major);
+  t.set_minor(d.minor);
+  t.set_rate(d.rate);
+  return t;
+}
+
+}  // namespace
+
+::grpc::Process toAgentProcess(const oci::Process& p) {
+  ::grpc::Process out;
+  out.set_terminal(p.terminal);
+  if (p.consoleSize) {
+    out.mutable_consolesize()->set_height(p.consoleSize->height);
+    out.mutable_consolesize()->set_width(p.consoleSize->width);
+  }
+  auto* user = out.mutable_user();
+  user->set_uid(p.user.uid);
+  user->set_gid(p.user.gid);
+  for (uint32_t g : p.user.additionalGids) user->add_additionalgids(g);
+  user->set_username(p.user.username);
+  copyStrings(p.args, out.mutable_args());
+  copyStrings(p.env, out.mutable_env());
+  out.set_cwd(p.cwd);
+  if (p.capabilities) {
+    auto* caps = out.mutable_capabilities();
+    copyStrings(p.capabilities->bounding, caps->mutable_bounding());
+    copyStrings(p.capabilities->effective, caps->mutable_effective());
+    copyStrings(p.capabilities->inheritable, caps->mutable_inheritable());
+    copyStrings(p.capabilities->permitted, caps->mutable_permitted());
+    copyStrings(p.capabilities->ambient, caps->mutable_ambient());
+  }
+  for (const auto& r : p.rlimits) {
+    auto* rl = out.add_rlimits();
+    rl->set_type(r.type);
+    rl->set_hard(r.hard);
+    rl->set_soft(r.soft);
+  }
+  out.set_nonewprivileges(p.noNewPrivileges);
+  out.set_apparmorprofile(p.apparmorProfile);
+  if (p.oomScoreAdj) out.set_oomscoreadj(*p.oomScoreAdj);
+  out.set_selinuxlabel(p.selinuxLabel);
+  return out;
+}
+
+::grpc::LinuxResources toAgentResources(const oci::Resources& r) {
+  ::grpc::LinuxResources out;
+  for (const auto& d : r.devices) {
+    auto* dev = out.add_devices();
+    dev->set_allow(d.allow);
+    dev->set_type(d.type);
+    dev->set_major(d.major.value_or(-1));  // -1 is the agent's wildcard
+    dev->set_minor(d.minor.value_or(-1));
+    dev->set_access(d.access);
+  }
+  if (r.memory) {
+    auto* m = out.mutable_memory();
+    m->set_limit(r.memory->limit.value_or(0));
+    m->set_reservation(r.memory->reservation.value_or(0));
+    m->set_swap(r.memory->swap.value_or(0));
+    m->set_kernel(r.memory->kernel.value_or(0));
+    m->set_kerneltcp(r.memory->kernelTCP.value_or(0));
+    m->set_swappiness(r.memory->swappiness.value_or(0));
+    m->set_disableoomkiller(r.memory->disableOOMKiller.value_or(false));
+  }
+  if (r.cpu) {
+    auto* c = out.mutable_cpu();
+    c->set_shares(r.cpu->shares.value_or(0));
+    c->set_quota(r.cpu->quota.value_or(0));
+    c->set_period(r.cpu->period.value_or(0));
+    c->set_realtimeruntime(r.cpu->realtimeRuntime.value_or(0));
+    c->set_realtimeperiod(r.cpu->realtimePeriod.value_or(0));
+    c->set_cpus(r.cpu->cpus);
+    c->set_mems(r.cpu->mems);
+  }
+  if (r.pids) out.mutable_pids()->set_limit(r.pids->limit);
+  if (r.blockIO) {
+    auto* b = out.mutable_blockio();
+    b->set_weight(r.blockIO->weight.value_or(0));
+    b->set_leafweight(r.blockIO->leafWeight.value_or(0));
+    for (const auto& w : r.blockIO->weightDevice) {
+      auto* wd = b->add_weightdevice();
+      wd->set_major(w.major);
+      wd->set_minor(w.minor);
+      wd->set_weight(w.weight.value_or(0));
+      wd->set_leafweight(w.leafWeight.value_or(0));
+    }
+    for (const auto& t : r.blockIO->throttleReadBpsDevice)
+      *b->add_throttlereadbpsdevice() = throttle(t);
+    for (const auto& t : r.blockIO->throttleWriteBpsDevice)
+      *b->add_throttlewritebpsdevice() = throttle(t);
+    for (const auto& t : r.blockIO->throttleReadIOPSDevice)
+      *b->add_throttlereadiopsdevice() = throttle(t);
+    for (const auto& t : r.blockIO->throttleWriteIOPSDevice)
+      *b->add_throttlewriteiopsdevice() = throttle(t);
+  }
+  for (const auto& h : r.hugepageLimits) {
+    auto* hl = out.add_hugepagelimits();
+    hl->set_pagesize(h.pageSize);
+    hl->set_limit(h.limit);
+  }
+  if (r.network) {
+    auto* n = out.mutable_network();
+    n->set_classid(r.network->classID.value_or(0));
+    for (const auto& p : r.network->priorities) {
+      auto* ip = n->add_priorities();
+      ip->set_name(p.name);
+      ip->set_priority(p.priority);
+    }
+  }
+  return out;
+}
+
+::grpc::Spec toAgentSpec(const oci::Spec& s) {
+  ::grpc::Spec out;
+  out.set_version(s.ociVersion);
+  if (s.process) *out.mutable_process() = toAgentProcess(*s.process);
+  out.mutable_root()->set_path(s.root.path);
+  out.mutable_root()->set_readonly(s.root.readonly);
+  out.set_hostname(s.hostname);
+  for (const auto& m : s.mounts) {
+    auto* mm = out.add_mounts();
+    mm->set_destination(m.destination);
+    mm->set_source(m.source);
+    mm->set_type(m.type);
+    copyStrings(m.options, mm->mutable_options());
+  }
+  // Hooks run on the host (the runtime runs them); the guest never sees host paths.
+  for (const auto& [k, v] : s.annotations) (*out.mutable_annotations())[k] = v;
+  if (s.linux) {
+    const oci::Linux& l = *s.linux;
+    auto* ol = out.mutable_linux();
+    for (const auto& m : l.uidMappings) {
+      auto* x = ol->add_uidmappings();
+      x->set_hostid(m.hostID);
+      x->set_containerid(m.containerID);
+      x->set_size(m.size);
+    }
+    for (const auto& m : l.gidMappings) {
+      auto* x = ol->add_gidmappings();
+      x->set_hostid(m.hostID);
+      x->set_containerid(m.containerID);
+      x->set_size(m.size);
+    }
+    for (const auto& [k, v] : l.sysctl) (*ol->mutable_sysctl())[k] = v;
+    if (l.resources) *ol->mutable_resources() = toAgentResources(*l.resources);
+    ol->set_cgroupspath(l.cgroupsPath);
+    for (const auto& ns : l.namespaces) {
+      auto* n = ol->add_namespaces();
+      n->set_type(ns.type);
+      n->set_path(ns.path);
+    }
+    for (const auto& d : l.devices) {
+      auto* dev = ol->add_devices();
+      dev->set_path(d.path);
+      dev->set_type(d.type);
+      dev->set_major(d.major);
+      dev->set_minor(d.minor);
+      dev->set_filemode(d.fileMode.value_or(0666));
+      dev->set_uid(d.uid.value_or(0));
+      dev->set_gid(d.gid.value_or(0));
+    }
+    if (l.seccomp) {
+      auto* sc = ol->mutable_seccomp();
+      sc->set_defaultaction(l.seccomp->defaultAction);
+      copyStrings(l.seccomp->architectures, sc->mutable_architectures());
+      for (const auto& rule : l.seccomp->syscalls) {
+        auto* r = sc->add_syscalls();
+        copyStrings(rule.names, r->mutable_names());
+        r->set_action(rule.action);
+        for (const auto& a : rule.args) {
+          auto* arg = r->add_args();
+          arg->set_index(a.index);
+          arg->set_value(a.value);
+          arg->set_valuetwo(a.valueTwo);
+          arg->set_op(a.op);
+        }
+      }
+    }
+    ol->set_rootfspropagation(l.rootfsPropagation);
+    copyStrings(l.maskedPaths, ol->mutable_maskedpaths());
+    copyStrings(l.readonlyPaths, ol->mutable_readonlypaths());
+    ol->set_mountlabel(l.mountLabel);
+    if (l.intelRdt) ol->mutable_intelrdt()->set_l3cacheschema(l.intelRdt->l3CacheSchema);
+  }
+  return out;
+}
+
+}  // namespace kata::vc

@@ -1,0 +1,27 @@
+#include "shim/agent_connection.h"
+
+#include <grpcpp/create_channel_posix.h>
+
+namespace kata::shim {
+
+Result<AgentConnection::Handle> AgentConnection::get() {
+  std::lock_guard lock(mu_);
+  if (!stub_) {
+    KATA_ASSIGN_OR_RETURN(UniqueFd fd, dialer_());
+    ::grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxAgentReplyBytes);
+    // Passing the fd hands its ownership to gRPC, which closes it with the channel.
+    auto channel = ::grpc::CreateCustomInsecureChannelFromFd("kata-agent", fd.release(), args);
+    if (!channel) return makeError("create gRPC channel to the agent");
+    stub_ = ::grpc::AgentService::NewStub(channel);
+    ++generation_;
+  }
+  return Handle{stub_, generation_};
+}
+
+void AgentConnection::markBroken(uint64_t generation) {
+  std::lock_guard lock(mu_);
+  if (generation == generation_) stub_.reset();
+}
+
+}  // namespace kata::shim

@@ -1,0 +1,48 @@
+// kata-shim's one gRPC connection to the agent, re-dialled when it breaks (kata-proxy may
+// restart). The connection runs over a stream socket the shim dials itself, because gRPC has
+// no vsock support and so that unix and vsock take the same path.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "lib/result.h"
+#include "lib/unique_fd.h"
+#include "protocols/agent.grpc.pb.h"
+
+namespace kata::shim {
+
+/// Opens a new connected stream socket to the agent.
+using Dialer = std::function<Result<UniqueFd>()>;
+
+/// Largest agent reply accepted: replies are hostile input, and the biggest legitimate one is a
+/// ReadStdout/ReadStderr chunk of the size the shim asked for (64 KiB).
+inline constexpr int kMaxAgentReplyBytes = 1 << 20;
+
+class AgentConnection {
+ public:
+  struct Handle {
+    std::shared_ptr<::grpc::AgentService::Stub> stub;
+    uint64_t generation = 0;  // identifies the connection, for markBroken()
+  };
+
+  explicit AgentConnection(Dialer dialer) : dialer_(std::move(dialer)) {}
+
+  /// The current connection, dialling a new one when there is none. Thread-safe.
+  Result<Handle> get();
+  /// Forgets connection `generation` (when it is still the current one) after a call on it
+  /// failed with UNAVAILABLE, so that the next get() dials again.
+  void markBroken(uint64_t generation);
+
+ private:
+  Dialer dialer_;
+  std::mutex mu_;
+  std::shared_ptr<::grpc::AgentService::Stub> stub_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace kata::shim

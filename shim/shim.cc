@@ -1,0 +1,398 @@
+#include "shim/shim.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "lib/log.h"
+#include "shim/signals.h"
+#include "shim/tty.h"
+
+namespace kata::shim {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using Stub = ::grpc::AgentService::Stub;
+
+constexpr auto kFirstBackoff = 50ms;
+constexpr auto kMaxBackoff = 1000ms;
+
+std::chrono::milliseconds nextBackoff(std::chrono::milliseconds d) {
+  return std::min<std::chrono::milliseconds>(d * 2, kMaxBackoff);
+}
+
+// Writes all of `data` to `fd`, waiting for room when the descriptor is non-blocking (stdio
+// descriptions are shared with the runtime's caller, so the shim cannot change their flags).
+Status writeAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      pollfd p{fd, POLLOUT, 0};
+      (void)::poll(&p, 1, -1);
+      continue;
+    }
+    return sysError("write process output");
+  }
+  return okStatus();
+}
+
+}  // namespace
+
+Shim::Shim(ShimConfig config, Dialer dialer)
+    : config_(std::move(config)),
+      connection_(std::move(dialer)),
+      stopEvent_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+Shim::~Shim() {
+  stopAll();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+std::string Shim::fatalError() const {
+  std::lock_guard lock(mu_);
+  return fatal_;
+}
+
+bool Shim::stopping() const {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+bool Shim::processExited() const {
+  std::lock_guard lock(mu_);
+  return exitStatus_.has_value();
+}
+
+void Shim::setFatal(std::string message) {
+  log::error(message);
+  {
+    std::lock_guard lock(mu_);
+    if (fatal_.empty()) fatal_ = std::move(message);
+  }
+  cv_.notify_all();
+}
+
+bool Shim::sleepUnlessStopping(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void Shim::stopAll() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    // Unblocks reads still waiting for output a grandchild never writes, and calls stuck
+    // retrying; registration under mu_ means no context is destroyed while cancelled here.
+    for (auto* ctx : inFlight_) ctx->TryCancel();
+  }
+  if (stopEvent_) {
+    uint64_t one = 1;
+    ssize_t ignored = ::write(stopEvent_.get(), &one, sizeof one);
+    (void)ignored;
+  }
+  cv_.notify_all();
+}
+
+template <class Req, class Resp>
+Shim::Outcome Shim::call(const char* what, Method<Req, Resp> method, const Req& req, Resp* resp,
+                         ::grpc::Status* failure) {
+  std::optional<Clock::time_point> lostSince;
+  auto backoff = std::chrono::milliseconds(kFirstBackoff);
+  for (;;) {
+    std::string reason;
+    auto handle = connection_.get();
+    if (handle.ok()) {
+      ::grpc::ClientContext ctx;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return Outcome::Stopped;
+        inFlight_.insert(&ctx);
+      }
+      ::grpc::Status st = ((*handle->stub).*method)(&ctx, req, resp);
+      {
+        std::lock_guard lock(mu_);
+        inFlight_.erase(&ctx);
+      }
+      if (st.ok()) return Outcome::Ok;
+      if (stopping()) return Outcome::Stopped;
+      if (st.error_code() != ::grpc::StatusCode::UNAVAILABLE) {
+        *failure = st;
+        return Outcome::Failed;
+      }
+      connection_.markBroken(handle->generation);
+      reason = st.error_message();
+    } else {
+      if (stopping()) return Outcome::Stopped;
+      reason = handle.error().str();
+    }
+    // The connection is gone (or never came up): kata-proxy may be restarting, so retry for a
+    // while before declaring the agent lost.
+    auto now = Clock::now();
+    if (!lostSince) {
+      lostSince = now;
+      log::warn("agent unreachable, retrying", {{"call", what}, {"error", reason}});
+    } else if (now - *lostSince >= config_.retryTimeout) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.retryTimeout);
+      setFatal("agent unreachable for " + std::to_string(ms.count()) + " ms (" + what +
+               "): " + reason);
+      return Outcome::Stopped;
+    }
+    if (!sleepUnlessStopping(backoff)) return Outcome::Stopped;
+    backoff = nextBackoff(backoff);
+  }
+}
+
+void Shim::outputLoop(bool isStderr) {
+  const char* what = isStderr ? "ReadStderr" : "ReadStdout";
+  int fd = isStderr ? config_.stderrFd : config_.stdoutFd;
+  bool sinkOpen = true;
+  auto backoff = std::chrono::milliseconds(kFirstBackoff);
+  ::grpc::ReadStreamRequest req;
+  req.set_container_id(config_.container);
+  req.set_exec_id(config_.execId);
+  req.set_len(static_cast<uint32_t>(config_.readSize));
+  for (;;) {
+    ::grpc::ReadStreamResponse resp;
+    ::grpc::Status failure;
+    Outcome o = call(what, isStderr ? &Stub::ReadStderr : &Stub::ReadStdout, req, &resp, &failure);
+    if (o == Outcome::Stopped) break;
+    if (o == Outcome::Failed) {
+      // Once the process is gone the agent forgets it, and reads fail: that is the end of
+      // the stream. Before that, an error is transient (e.g. not started yet): try again.
+      if (processExited()) {
+        log::debug("output read failed after exit, treating as EOF",
+                   {{"stream", what}, {"error", failure.error_message()}});
+        break;
+      }
+      log::debug("output read failed, retrying",
+                 {{"stream", what}, {"error", failure.error_message()}});
+      if (!sleepUnlessStopping(backoff)) break;
+      backoff = nextBackoff(backoff);
+      continue;
+    }
+    backoff = kFirstBackoff;
+    if (resp.data().empty()) {
+      log::debug("output reached EOF", {{"stream", what}});
+      break;
+    }
+    if (!sinkOpen) continue;  // keep draining so the process never blocks on a full pipe
+    if (auto st = writeAll(fd, resp.data()); !st) {
+      log::warn("cannot deliver output, dropping the rest",
+                {{"stream", what}, {"error", st.error().str()}});
+      sinkOpen = false;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    --openOutputs_;
+  }
+  cv_.notify_all();
+}
+
+void Shim::stdinLoop() {
+  std::string buf(config_.readSize, '\0');
+  // No stdin at all is an empty one: the process must see EOF, not wait forever.
+  while (config_.stdinFd >= 0) {
+    pollfd fds[2] = {{config_.stdinFd, POLLIN, 0}, {stopEvent_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log::warn("poll stdin failed", {{"error", sysError("poll").str()}});
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    ssize_t n = 0;
+    if ((fds[0].revents & POLLNVAL) == 0) {
+      n = ::read(config_.stdinFd, buf.data(), buf.size());
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      // EIO: the terminal's other side hung up, which for the process is end of input.
+      if (n < 0 && errno != EIO)
+        log::warn("read stdin failed", {{"error", sysError("read").str()}});
+    }
+    if (n <= 0) break;  // EOF (or an unreadable stdin, which is the same for the process)
+
+    size_t off = 0;
+    while (off < static_cast<size_t>(n)) {
+      ::grpc::WriteStreamRequest req;
+      req.set_container_id(config_.container);
+      req.set_exec_id(config_.execId);
+      req.set_data(buf.data() + off, static_cast<size_t>(n) - off);
+      ::grpc::WriteStreamResponse resp;
+      ::grpc::Status failure;
+      Outcome o = call("WriteStdin", &Stub::WriteStdin, req, &resp, &failure);
+      if (o == Outcome::Stopped) return;
+      if (o == Outcome::Failed) {
+        log::warn("stdin write refused, no more input is relayed",
+                  {{"error", failure.error_message()}});
+        return;
+      }
+      // A reply of 0 bytes would loop forever, and more than was sent is a lie.
+      if (resp.len() == 0 || resp.len() > static_cast<size_t>(n) - off) {
+        log::warn("agent reported an invalid stdin write length, no more input is relayed",
+                  {{"len", std::to_string(resp.len())}});
+        return;
+      }
+      off += resp.len();
+    }
+  }
+
+  log::debug("stdin reached EOF, closing the process's stdin");
+  ::grpc::CloseStdinRequest req;
+  req.set_container_id(config_.container);
+  req.set_exec_id(config_.execId);
+  ::google::protobuf::Empty resp;
+  ::grpc::Status failure;
+  Outcome o = call("CloseStdin", &Stub::CloseStdin, req, &resp, &failure);
+  if (o == Outcome::Failed) log::debug("CloseStdin failed", {{"error", failure.error_message()}});
+}
+
+void Shim::waitLoop() {
+  ::grpc::WaitProcessRequest req;
+  req.set_container_id(config_.container);
+  req.set_exec_id(config_.execId);
+  ::grpc::WaitProcessResponse resp;
+  ::grpc::Status failure;
+  Outcome o = call("WaitProcess", &Stub::WaitProcess, req, &resp, &failure);
+  if (o == Outcome::Stopped) return;
+  if (o == Outcome::Failed) {
+    setFatal("wait for process " + config_.execId + " of container " + config_.container + ": " +
+             failure.error_message());
+    return;
+  }
+  log::info("process exited", {{"status", std::to_string(resp.status())}});
+  {
+    std::lock_guard lock(mu_);
+    exitStatus_ = resp.status();
+    exitTime_ = Clock::now();
+  }
+  cv_.notify_all();
+}
+
+void Shim::signalLoop(UniqueFd signalFd) {
+  for (;;) {
+    pollfd fds[2] = {{signalFd.get(), POLLIN, 0}, {stopEvent_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log::error("poll signalfd failed", {{"error", sysError("poll").str()}});
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    signalfd_siginfo si;
+    while (::read(signalFd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      int sig = static_cast<int>(si.ssi_signo);
+      log::debug("forwarding signal", {{"signal", signalName(sig)}});
+      if (auto st = handleSignal(sig); !st) {
+        log::warn("signal not forwarded",
+                  {{"signal", signalName(sig)}, {"error", st.error().str()}});
+      }
+    }
+  }
+}
+
+Status Shim::handleSignal(int sig) {
+  if (sig == SIGWINCH) {
+    if (!config_.terminal) return okStatus();
+    return resizeTty();
+  }
+  ::grpc::SignalProcessRequest req;
+  req.set_container_id(config_.container);
+  req.set_exec_id(config_.execId);
+  req.set_signal(static_cast<uint32_t>(sig));
+  ::google::protobuf::Empty resp;
+  ::grpc::Status failure;
+  Outcome o = call("SignalProcess", &Stub::SignalProcess, req, &resp, &failure);
+  if (o == Outcome::Failed) return makeError("SignalProcess: " + failure.error_message());
+  if (o == Outcome::Stopped) return makeError("SignalProcess: shim is stopping");
+  return okStatus();
+}
+
+Status Shim::resizeTty() {
+  KATA_ASSIGN_OR_RETURN(WindowSize ws, windowSize(config_.stdinFd));
+  if (ws.rows == 0 && ws.columns == 0) return okStatus();
+  ::grpc::TtyWinResizeRequest req;
+  req.set_container_id(config_.container);
+  req.set_exec_id(config_.execId);
+  req.set_row(ws.rows);
+  req.set_column(ws.columns);
+  ::google::protobuf::Empty resp;
+  ::grpc::Status failure;
+  Outcome o = call("TtyWinResize", &Stub::TtyWinResize, req, &resp, &failure);
+  if (o == Outcome::Failed) return makeError("TtyWinResize: " + failure.error_message());
+  if (o == Outcome::Stopped) return makeError("TtyWinResize: shim is stopping");
+  return okStatus();
+}
+
+int Shim::run() {
+  {
+    std::lock_guard lock(mu_);
+    if (ran_) return kExitAgentLost;
+    ran_ = true;
+    openOutputs_ = config_.terminal ? 1 : 2;
+  }
+  if (!stopEvent_) {
+    setFatal(sysError("create stop eventfd").str());
+    return kExitAgentLost;
+  }
+  std::optional<RawTerminal> raw;
+  if (config_.terminal && ::isatty(config_.stdinFd)) {
+    if (auto r = RawTerminal::enable(config_.stdinFd); r.ok()) {
+      raw = std::move(*r);
+    } else {
+      log::warn("cannot set stdin raw", {{"error", r.error().str()}});
+    }
+  }
+
+  threads_.emplace_back([this] { waitLoop(); });
+  threads_.emplace_back([this] { outputLoop(false); });
+  if (!config_.terminal) threads_.emplace_back([this] { outputLoop(true); });
+  threads_.emplace_back([this] { stdinLoop(); });
+  if (config_.forwardedSignals) {
+    if (auto fd = openSignalFd(*config_.forwardedSignals); fd.ok()) {
+      threads_.emplace_back([this, sfd = std::move(*fd)]() mutable { signalLoop(std::move(sfd)); });
+    } else {
+      log::error("signals will not be forwarded", {{"error", fd.error().str()}});
+    }
+  }
+  if (config_.terminal) {
+    if (auto st = resizeTty(); !st) {
+      log::debug("initial window size not sent", {{"error", st.error().str()}});
+    }
+  }
+
+  {
+    std::unique_lock lock(mu_);
+    auto done = [this] { return !fatal_.empty() || (exitStatus_ && openOutputs_ == 0); };
+    cv_.wait(lock, [&] { return done() || exitStatus_.has_value(); });
+    if (!done() && !cv_.wait_until(lock, exitTime_ + config_.outputGrace, done)) {
+      log::warn("output still open after the process exited (a child keeps it?); exiting");
+    }
+  }
+  stopAll();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  raw.reset();  // restore the terminal before the caller exits
+
+  std::lock_guard lock(mu_);
+  if (!exitStatus_) return kExitAgentLost;
+  if (!config_.proxyExitCode) return 0;
+  int status = *exitStatus_;
+  if (status < 0 || status > 255) {
+    log::warn("agent reported an out-of-range exit status", {{"status", std::to_string(status)}});
+    return kExitAgentLost;
+  }
+  return status;
+}
+
+}  // namespace kata::shim

@@ -1,0 +1,112 @@
+// The relay at the heart of kata-shim: one shim per container process, standing in for that
+// process on the host. Output is pulled with ReadStdout/ReadStderr, input pushed with
+// WriteStdin (CloseStdin at EOF), signals forwarded with SignalProcess, the window size with
+// TtyWinResize, and the exit status taken from WaitProcess.
+//
+// Threads: one per output stream, one for stdin, one for WaitProcess, one for signals; each
+// makes blocking unary calls. run() returns once the process has exited and its stdout and
+// stderr have reached EOF, or kOutputGrace after the exit when a grandchild keeps the output
+// open (its remaining output is then dropped), or when the agent has been unreachable for
+// kRetryTimeout.
+#pragma once
+
+#include <signal.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lib/result.h"
+#include "lib/unique_fd.h"
+#include "shim/agent_connection.h"
+
+namespace kata::shim {
+
+/// Exit status when the agent cannot be reached (or refuses to wait for the process).
+inline constexpr int kExitAgentLost = 255;
+
+struct ShimConfig {
+  std::string container;
+  std::string execId;
+  bool terminal = false;      // stdout only (the guest pty merges stderr); stdin raw; resize
+  bool proxyExitCode = true;  // false: exit 0 whatever the process's status
+  int stdinFd = 0;
+  int stdoutFd = 1;
+  int stderrFd = 2;
+  size_t readSize = 64 * 1024;  // bytes asked for per ReadStdout/ReadStderr/stdin read
+  /// How long the agent may stay unreachable (proxy restarting) before the shim gives up.
+  std::chrono::milliseconds retryTimeout{20000};
+  /// How long to wait for output EOF after the process exited.
+  std::chrono::milliseconds outputGrace{5000};
+  /// Signals to read from a signalfd and forward; they must be blocked in every thread
+  /// (see blockForwardedSignals()). nullopt: no signal thread.
+  std::optional<sigset_t> forwardedSignals;
+};
+
+class Shim {
+ public:
+  Shim(ShimConfig config, Dialer dialer);
+  ~Shim();  // stops and joins any thread still running
+  Shim(const Shim&) = delete;
+  Shim& operator=(const Shim&) = delete;
+
+  /// Relays until done (see the top of this file) and returns the status the shim must exit
+  /// with: the process's status (128+signal when killed), 0 without proxyExitCode, or
+  /// kExitAgentLost. Call once.
+  int run();
+
+  /// What a forwarded signal does: SIGWINCH -> resizeTty() in terminal mode (dropped
+  /// otherwise), anything else -> SignalProcess. Used by the signal thread.
+  Status handleSignal(int sig);
+  /// Sends the window size of stdin to the agent (TtyWinResize). No-op for an empty size.
+  Status resizeTty();
+
+  /// Why the shim gave up (empty unless run() returned kExitAgentLost).
+  std::string fatalError() const;
+
+ private:
+  enum class Outcome { Ok, Failed, Stopped };
+  template <class Req, class Resp>
+  using Method = ::grpc::Status (::grpc::AgentService::Stub::*)(::grpc::ClientContext*, const Req&,
+                                                                Resp*);
+  /// One unary call, retried across reconnections for up to retryTimeout (then fatal). Ok,
+  /// Failed (the agent answered an error, stored in `failure`), or Stopped.
+  template <class Req, class Resp>
+  Outcome call(const char* what, Method<Req, Resp> method, const Req& req, Resp* resp,
+               ::grpc::Status* failure);
+
+  void outputLoop(bool isStderr);
+  void stdinLoop();
+  void waitLoop();
+  void signalLoop(UniqueFd signalFd);
+
+  void setFatal(std::string message);
+  bool stopping() const;
+  bool processExited() const;
+  /// Sleeps `d` unless the shim is stopping; returns false when it is.
+  bool sleepUnlessStopping(std::chrono::milliseconds d);
+  void stopAll();
+
+  ShimConfig config_;
+  AgentConnection connection_;
+  UniqueFd stopEvent_;  // eventfd: readable once stopping, wakes polls
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool ran_ = false;
+  std::optional<int> exitStatus_;
+  std::chrono::steady_clock::time_point exitTime_;
+  int openOutputs_ = 0;
+  std::string fatal_;
+  std::set<::grpc::ClientContext*> inFlight_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace kata::shim

@@ -1,0 +1,173 @@
+#!/bin/bash
+# VM integration suite for kata-runtime: real QEMU (TCG here), the built guest kernel and
+# initrd, kata-proxy, kata-shim and kata-agent, driven through runc's command line.
+# Usage: runtime_test.sh <cmake build dir> [test name...]
+KATA_BUILD=$(cd "$1" && pwd)
+shift
+. "$(dirname "$0")/../lib.sh"
+require_assets
+trap cleanup_all EXIT
+mkdir -p "$TEST_ROOT"
+B=$TEST_ROOT/bundles
+GUEST_KERNEL=$(cat "$KATA_ASSETS/kernel-version")
+
+test_bad_inputs() {
+  begin "bad inputs fail clearly and leave nothing behind"
+  local out rc
+  out=$(rt create --bundle "$B/none" c1 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "missing bundle accepted"; return; }
+  expect_contains "missing bundle" "No such file or directory" "$out" || return
+  mkdir -p "$B/bad" && echo '{"ociVersion": "1.0.2", "process": {"args": 5}}' > "$B/bad/config.json"
+  out=$(rt create --bundle "$B/bad" c2 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "invalid config.json accepted"; return; }
+  expect_contains "invalid config.json" "process.args" "$out" || return
+  make_bundle "$B/ok" false '{}' true
+  out=$(rt create --bundle "$B/ok" ../x 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "id ../x accepted"; return; }
+  expect_contains "bad id" 'invalid container id' "$out" || return
+  out=$(rt start nosuch 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "start of unknown container succeeded"; return; }
+  expect_contains "unknown id" "does not exist" "$out" || return
+  out=$(rt delete nosuch 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "delete of unknown container succeeded"; return; }
+  out=$(rt bogus-command 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "unknown command succeeded"; return; }
+  out=$(rt create --bogus-flag x 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "unknown flag succeeded"; return; }
+  # The error also lands in the --log file as logrus JSON, where containerd reads it.
+  "$RUNTIME" --kata-config "$KATA_CONFIG" --root "$TEST_ROOT/state" --log "$TEST_ROOT/log.json" \
+    --log-format json start nosuch 2>/dev/null
+  out=$(tail -n 1 "$TEST_ROOT/log.json")
+  expect_contains "json log" '"level":"error"' "$out" || return
+  expect_contains "json log msg" 'container nosuch does not exist' "$out" || return
+  for id in c1 c2 x; do expect_no_residue "$id" || return; done
+  pass
+}
+
+test_run_prints_guest_kernel() {
+  begin "run prints the guest's uname -r and exits with the process status"
+  make_bundle "$B/uname" false '{}' uname -r
+  local out rc
+  out=$(rt run --bundle "$B/uname" uname1 </dev/null 2>"$TEST_ROOT/run.err"); rc=$?
+  expect_eq "exit status (stderr: $(tail -c 600 "$TEST_ROOT/run.err"))" 0 "$rc" || return
+  expect_eq "guest kernel" "$GUEST_KERNEL" "$out" || return
+  [ "$out" != "$(uname -r)" ] || { fail "got the host's kernel"; return; }
+  expect_no_residue uname1 || return
+  make_bundle "$B/exit3" false '{}' sh -c 'echo to-stderr >&2; exit 3'
+  out=$(rt run --bundle "$B/exit3" exit3 2>&1 </dev/null); rc=$?
+  expect_eq "exit status" 3 "$rc" || return
+  expect_contains "stderr relayed" "to-stderr" "$out" || return
+  expect_no_residue exit3 || return
+  pass
+}
+
+test_lifecycle() {
+  begin "create, start, state, exec, kill, delete"
+  make_bundle "$B/life" false '{}' sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'
+  local out rc pid
+  rt create --bundle "$B/life" --pid-file "$TEST_ROOT/life.pid" life </dev/null >/dev/null 2>"$TEST_ROOT/create.err"; rc=$?
+  expect_eq "create (stderr: $(tail -c 600 "$TEST_ROOT/create.err"))" 0 "$rc" || return
+  wait_status life created 10 || { fail "state after create is not created"; return; }
+  pid=$(cat "$TEST_ROOT/life.pid")
+  out=$(rt state life)
+  expect_contains "state pid" "\"pid\" : $pid" "$out" || return
+  kill -0 "$pid" || { fail "pid-file process $pid is not alive"; return; }
+  out=$(rt start life 2>&1); rc=$?
+  expect_eq "start: $out" 0 "$rc" || return
+  wait_status life running 10 || { fail "state after start is not running"; return; }
+  out=$(rt start life 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "second start succeeded"; return; }
+  out=$(rt exec life uname -r </dev/null); rc=$?
+  expect_eq "exec status" 0 "$rc" || return
+  expect_eq "exec output" "$GUEST_KERNEL" "$out" || return
+  rt exec life sh -c 'exit 7' </dev/null; rc=$?
+  expect_eq "exec exit status" 7 "$rc" || return
+  out=$(printf 'hello through stdin\n' | rt exec life cat); rc=$?
+  expect_eq "stdin relay" "hello through stdin" "$out" || return
+  out=$(rt exec life hostname </dev/null)
+  expect_eq "hostname from spec" "kata-test" "$out" || return
+  out=$(rt list)
+  expect_contains "list" "running" "$out" || return
+  out=$(rt delete life 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "delete of a running container succeeded"; return; }
+  expect_contains "delete running" "not stopped" "$out" || return
+  rt kill life TERM || { fail "kill TERM"; return; }
+  wait_status life stopped 300 || { fail "container did not stop after SIGTERM"; return; }
+  proc_running "$pid" && { fail "shim $pid outlived the container"; return; }
+  rt delete life || { fail "delete"; return; }
+  expect_no_residue life || return
+  pass
+}
+
+test_force_delete_after_qemu_killed() {
+  begin "delete --force after QEMU is killed leaves nothing behind"
+  make_bundle "$B/crash" false '{}' sleep 1000
+  rt run -d --bundle "$B/crash" crash </dev/null >/dev/null 2>&1 || { fail "run -d"; return; }
+  wait_status crash running 10 || { fail "not running"; return; }
+  pkill -KILL -f "sandbox-crash" || { fail "no qemu to kill"; return; }
+  wait_status crash stopped 100 || { fail "state does not notice the dead VM"; return; }
+  rt delete --force crash || { fail "delete --force"; return; }
+  expect_no_residue crash || return
+  pass
+}
+
+test_force_delete_after_proxy_and_shim_killed() {
+  begin "delete --force after the proxy and the shim are killed leaves nothing behind"
+  make_bundle "$B/crash2" false '{}' sleep 1000
+  rt run -d --bundle "$B/crash2" --pid-file "$TEST_ROOT/crash2.pid" crash2 </dev/null >/dev/null 2>&1 || { fail "run -d"; return; }
+  wait_status crash2 running 10 || { fail "not running"; return; }
+  kill -KILL "$(cat "$TEST_ROOT/crash2.pid")" || { fail "no shim to kill"; return; }
+  wait_status crash2 stopped 50 || { fail "state does not notice the dead shim"; return; }
+  pkill -KILL -f -- "-sandbox crash2" || { fail "no proxy to kill"; return; }
+  local out rc
+  out=$(rt delete crash2 2>&1); rc=$?
+  expect_eq "delete of the stopped container: $out" 0 "$rc" || return
+  expect_no_residue crash2 || return
+  pass
+}
+
+test_pod_two_containers_one_vm() {
+  begin "two containers of one pod share one VM"
+  make_bundle "$B/pod" false '{"io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod1"}' sleep 1000
+  make_bundle "$B/member" false '{"io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod1"}' sleep 1000
+  rt run -d --bundle "$B/pod" pod1 </dev/null >/dev/null 2>&1 || { fail "pod sandbox container"; return; }
+  rt run -d --bundle "$B/member" member1 </dev/null >/dev/null 2>&1 || { fail "member container"; return; }
+  local n
+  n=$(pgrep -c -f "sandbox-pod1")
+  expect_eq "QEMU processes" 1 "$n" || return
+  [ -e /run/vc/vm/member1 ] && { fail "member got a VM of its own"; return; }
+  local out
+  out=$(rt exec member1 sh -c 'echo member-$(hostname)' </dev/null)
+  expect_eq "exec in member" "member-kata-test" "$out" || return
+  rt delete --force member1 || { fail "delete member"; return; }
+  pgrep -f "sandbox-pod1" >/dev/null || { fail "deleting a member stopped the VM"; return; }
+  rt delete --force pod1 || { fail "delete sandbox"; return; }
+  expect_no_residue pod1 || return
+  pass
+}
+
+test_tty_console_socket() {
+  begin "a terminal through --console-socket, sized by the caller"
+  make_bundle "$B/tty" true '{}' sh -c 'sleep 2; tty; stty size; echo tty-done'
+  local sock=$TEST_ROOT/tty.sock recv
+  "$KATA_BUILD/bin/console_receiver" "$sock" 30 100 </dev/null >"$TEST_ROOT/tty.out" 2>"$TEST_ROOT/tty.err" &
+  recv=$!
+  for _ in $(seq 50); do grep -q listening "$TEST_ROOT/tty.err" && break; sleep 0.1; done
+  rt create --bundle "$B/tty" --console-socket "$sock" ttyc >/dev/null 2>&1 || { fail "create"; kill $recv; return; }
+  rt start ttyc || { fail "start"; kill $recv; return; }
+  wait_status ttyc stopped 300 || { fail "tty container did not finish"; kill $recv; return; }
+  for _ in $(seq 50); do kill -0 $recv 2>/dev/null || break; sleep 0.1; done
+  kill $recv 2>/dev/null
+  local out
+  out=$(tr -d '\r' <"$TEST_ROOT/tty.out")
+  expect_contains "tty name" "/dev/pts/" "$out" || return
+  expect_contains "window size" "30 100" "$out" || return
+  expect_contains "output complete" "tty-done" "$out" || return
+  rt delete ttyc || { fail "delete"; return; }
+  expect_no_residue ttyc || return
+  pass
+}
+
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket"
+for t in ${*:-$ALL}; do "$t"; done
+finish

@@ -1,0 +1,124 @@
+#include "agent/container_config.h"
+
+#include <sched.h>
+#include <sys/mount.h>
+
+#include "agent/capabilities.h"
+#include "agent/cgroups.h"
+#include "agent/mount_options.h"
+#include "agent/namespaces.h"
+#include "agent/sandbox.h"
+#include "agent/seccomp.h"
+#include "protocols/oci.pb.h"
+
+// CppUTest comes last: its leak-checking macros redefine new.
+#include <CppUTest/TestHarness.h>
+
+using namespace kata::agent;
+
+TEST_GROUP(AgentConfig){};
+
+TEST(AgentConfig, ContainerPathsMustBeAbsoluteWithoutDotDot) {
+  CHECK(validateContainerPath("/a/b.c/..d", "p").ok());
+  CHECK(!validateContainerPath("a/b", "p").ok());
+  CHECK(!validateContainerPath("/a/../b", "p").ok());
+  CHECK(!validateContainerPath("/..", "p").ok());
+  CHECK(!validateContainerPath("", "p").ok());
+  CHECK(!validateContainerPath("/" + std::string(5000, 'a'), "p").ok());
+  auto e = validateContainerPath("/x/..", "mount destination");
+  CHECK(e.error().message.find("mount destination") != std::string::npos);
+}
+
+TEST(AgentConfig, MountOptions) {
+  auto o = parseMountOptions({"rbind", "ro", "nosuid", "rprivate", "mode=755", "size=1k"});
+  CHECK(o.bind());
+  CHECK(o.readonly());
+  CHECK((o.flags & MS_REC) && (o.flags & MS_NOSUID));
+  CHECK_EQUAL(1u, o.propagation.size());
+  CHECK_EQUAL(MS_PRIVATE | MS_REC, o.propagation[0]);
+  STRCMP_EQUAL("mode=755,size=1k", o.data.c_str());
+  auto rw = parseMountOptions({"ro", "rw"});
+  CHECK(!rw.readonly());
+}
+
+TEST(AgentConfig, Namespaces) {
+  CHECK_EQUAL(CLONE_NEWPID, *namespaceFlag("pid"));
+  CHECK_EQUAL(CLONE_NEWNS, *namespaceFlag("mount"));
+  CHECK(!namespaceFlag("time-travel").ok());
+  STRCMP_EQUAL("mnt", namespaceProcName(CLONE_NEWNS));
+  STRCMP_EQUAL("net", namespaceProcName(CLONE_NEWNET));
+}
+
+TEST(AgentConfig, SysctlsOnTheHostOnlyWhenNamespaced) {
+  CHECK(sysctlAllowed("kernel.shmmax", false));
+  CHECK(sysctlAllowed("fs.mqueue.msg_max", false));
+  CHECK(!sysctlAllowed("vm.swappiness", false));
+  CHECK(!sysctlAllowed("net.ipv4.ip_forward", false));
+  CHECK(sysctlAllowed("net.ipv4.ip_forward", true));  // the VM is the sandbox's
+}
+
+TEST(AgentConfig, CgroupPaths) {
+  STRCMP_EQUAL("/kata/c1", normalizeCgroupPath("", "c1")->c_str());
+  STRCMP_EQUAL("/kata/c1", normalizeCgroupPath("system.slice:docker:abc", "c1")->c_str());
+  STRCMP_EQUAL("/a/b", normalizeCgroupPath("a//b/./", "c1")->c_str());
+  CHECK(!normalizeCgroupPath("/a/../../etc", "c1").ok());
+  CHECK(!normalizeCgroupPath("/", "c1").ok());
+}
+
+TEST(AgentConfig, CgroupMountsFromMountinfo) {
+  auto h = parseCgroupMounts(
+      "30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+      "31 25 0:27 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+      "32 25 0:28 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+      "33 25 0:29 / /proc rw - proc proc rw\n");
+  CHECK_EQUAL(2u, h.size());
+  STRCMP_EQUAL("/sys/fs/cgroup/cpu,cpuacct", h[0].mountPoint.c_str());
+  CHECK_EQUAL(2u, h[0].controllers.size());
+  STRCMP_EQUAL("cpuacct", h[0].controllers[1].c_str());
+  STRCMP_EQUAL("name=systemd", h[1].controllers[0].c_str());
+}
+
+TEST(AgentConfig, Capabilities) {
+  grpc::LinuxCapabilities caps;
+  caps.add_bounding("CAP_KILL");
+  caps.add_bounding("CAP_FUTURE_THING");
+  caps.add_effective("cap_chown");
+  std::vector<std::string> unknown;
+  auto sets = parseCapabilities(caps, &unknown);
+  CHECK(sets.ok());
+  CHECK_EQUAL(1u, sets->bounding.size());
+  CHECK_EQUAL(CAP_KILL, sets->bounding[0]);
+  CHECK_EQUAL(CAP_CHOWN, sets->effective[0]);
+  CHECK_EQUAL(1u, unknown.size());
+  caps.add_permitted("NOT_A_CAP");
+  CHECK(!parseCapabilities(caps).ok());
+}
+
+TEST(AgentConfig, SeccompCompilesAndRejectsUnknownWords) {
+  grpc::LinuxSeccomp profile;
+  profile.set_defaultaction("SCMP_ACT_ALLOW");
+  profile.add_architectures("SCMP_ARCH_X86_64");
+  auto* rule = profile.add_syscalls();
+  rule->add_names("mkdir");
+  rule->add_names("no_such_syscall_xyz");
+  rule->set_action("SCMP_ACT_ERRNO");
+  auto* arg = rule->add_args();
+  arg->set_index(1);
+  arg->set_value(0777);
+  arg->set_op("SCMP_CMP_EQ");
+  std::vector<std::string> skipped;
+  auto bpf = compileSeccomp(profile, &skipped);
+  CHECK_TEXT(bpf.ok(), bpf.ok() ? "" : bpf.error().str().c_str());
+  CHECK(!bpf->empty());
+  CHECK_EQUAL(1u, skipped.size());
+  rule->set_action("SCMP_ACT_EXPLODE");
+  CHECK(!compileSeccomp(profile).ok());
+  rule->set_action("SCMP_ACT_ERRNO");
+  arg->set_op("SCMP_CMP_SOMETIMES");
+  CHECK(!compileSeccomp(profile).ok());
+}
+
+TEST(AgentConfig, ResolvConf) {
+  STRCMP_EQUAL("nameserver 1.1.1.1\nsearch example.com\n",
+               resolvConf({"1.1.1.1", "search example.com"}).c_str());
+}

@@ -1,0 +1,90 @@
+#include "runtime/virtcontainers/qemu.h"
+
+#include <algorithm>
+
+#include <CppUTest/TestHarness.h>
+
+using kata::vc::VmConfig;
+using kata::vc::VmPaths;
+
+namespace {
+
+bool hasPair(const std::vector<std::string>& argv, const std::string& flag,
+             const std::string& value) {
+  for (size_t i = 0; i + 1 < argv.size(); i++)
+    if (argv[i] == flag && argv[i + 1] == value) return true;
+  return false;
+}
+
+bool contains(const std::vector<std::string>& argv, const std::string& item) {
+  return std::find(argv.begin(), argv.end(), item) != argv.end();
+}
+
+VmConfig baseConfig() {
+  VmConfig c;
+  c.kernelPath = "/k";
+  c.initrdPath = "/i";
+  return c;
+}
+
+}  // namespace
+
+TEST_GROUP(QemuArgv){};
+
+TEST(QemuArgv, TcgWithBoundedTranslationCacheAndAgentPort) {
+  VmConfig c = baseConfig();
+  auto argv = kata::vc::qemuArgv("sb1", c, VmPaths{"/run/vc/vm/sb1"}, "/share");
+  STRCMP_EQUAL("/usr/bin/qemu-system-x86_64", argv[0].c_str());
+  CHECK_TRUE(hasPair(argv, "-accel", "tcg,tb-size=64"));
+  CHECK_TRUE(hasPair(argv, "-machine", "pc"));
+  CHECK_TRUE(hasPair(argv, "-device", "virtserialport,chardev=charch0,id=channel0,name=agent.channel.0"));
+  CHECK_TRUE(hasPair(argv, "-chardev",
+                     "socket,id=charch0,path=/run/vc/vm/sb1/kata.sock,server=on,wait=off"));
+  CHECK_TRUE(hasPair(argv, "-fsdev",
+                     "local,id=extra-9p-kataShared,path=/share,security_model=none,multidevs=remap"));
+  CHECK_TRUE(hasPair(argv, "-device", "virtio-9p-pci,fsdev=extra-9p-kataShared,mount_tag=kataShared"));
+  CHECK_TRUE(hasPair(argv, "-initrd", "/i"));
+  CHECK_TRUE(hasPair(argv, "-pidfile", "/run/vc/vm/sb1/pid"));
+  CHECK_TRUE(hasPair(argv, "-serial", "chardev:charconsole0"));
+  CHECK_TRUE(contains(argv, "-daemonize"));
+  CHECK_TRUE(contains(argv, "-no-reboot"));
+}
+
+TEST(QemuArgv, KvmUsesHostCpuAndHvcConsole) {
+  VmConfig c = baseConfig();
+  c.accelerator = "kvm";
+  c.guestConsole = "hvc0";
+  auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-accel", "kvm"));
+  CHECK_TRUE(hasPair(argv, "-cpu", "host"));
+  CHECK_TRUE(hasPair(argv, "-device", "virtconsole,chardev=charconsole0,id=console0"));
+  CHECK_FALSE(contains(argv, "-serial"));
+}
+
+TEST(QemuArgv, NvdimmImageRoot) {
+  VmConfig c = baseConfig();
+  c.initrdPath.clear();
+  c.imagePath = "/img";
+  c.blockDeviceDriver = "nvdimm";
+  auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-machine", "pc,nvdimm=on"));
+  CHECK_TRUE(hasPair(argv, "-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"));
+  CHECK_FALSE(contains(argv, "-initrd"));
+  std::string cmdline = kata::vc::kernelCommandLine(c);
+  CHECK_TRUE(cmdline.find("root=/dev/pmem0p1 rootflags=dax") != std::string::npos);
+}
+
+TEST(QemuArgv, KernelCommandLineOrder) {
+  VmConfig c = baseConfig();
+  c.vcpus = 2;
+  c.maxVcpus = 4;
+  c.kernelParams = "extra=1";
+  std::string cmdline = kata::vc::kernelCommandLine(c);
+  CHECK_TRUE(cmdline.find("console=ttyS0") != std::string::npos);
+  CHECK_TRUE(cmdline.find("nr_cpus=4") != std::string::npos);
+  CHECK_TRUE(cmdline.find("quiet") != std::string::npos);
+  // Configured parameters come last so that they override ours.
+  CHECK_TRUE(cmdline.size() >= 7 && cmdline.compare(cmdline.size() - 7, 7, "extra=1") == 0);
+  c.debug = true;
+  CHECK_TRUE(kata::vc::kernelCommandLine(c).find("agent.log=debug") != std::string::npos);
+}

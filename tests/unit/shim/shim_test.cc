@@ -1,0 +1,370 @@
+#include "shim/shim.h"
+
+#include <poll.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "tests/unit/shim/shim_test_util.h"
+
+// Last: CppUTest redefines operator new for the code that follows.
+#include <CppUTest/TestHarness.h>
+
+using namespace std::chrono_literals;
+using kata::UniqueFd;
+using kata::shim::Shim;
+using kata::shim::ShimConfig;
+using kata::shim::testing::Collector;
+using kata::shim::testing::FakeAgentFixture;
+using kata::shim::testing::Pipe;
+
+namespace {
+
+/// Runs Shim::run() on a thread.
+class RunningShim {
+ public:
+  RunningShim(ShimConfig config, kata::shim::Dialer dialer)
+      : shim_(std::move(config), std::move(dialer)), thread_([this] {
+          code_ = shim_.run();
+          done_ = true;
+        }) {}
+  ~RunningShim() { join(); }
+  Shim& shim() { return shim_; }
+  bool done() const { return done_; }
+  int join() {
+    if (thread_.joinable()) thread_.join();
+    return code_;
+  }
+
+ private:
+  Shim shim_;
+  std::atomic<int> code_{-1};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+std::string pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 7 + i / 4096) & 0xff);
+  return s;
+}
+
+}  // namespace
+
+TEST_GROUP(ShimRelay) {
+  FakeAgentFixture agent;
+  Pipe in, out, err;
+
+  void setup() override {
+    CHECK_TRUE(agent.start());
+    in = Pipe::make();
+    out = Pipe::make();
+    err = Pipe::make();
+  }
+  void teardown() override { agent.server.reset(); }
+
+  ShimConfig config() {
+    ShimConfig c;
+    c.container = "c1";
+    c.execId = "c1";
+    c.stdinFd = in.r.get();
+    c.stdoutFd = out.w.get();
+    c.stderrFd = err.w.get();
+    c.retryTimeout = 3000ms;
+    c.outputGrace = 2000ms;
+    return c;
+  }
+  // Ends both output streams and lets the process exit with `status`.
+  void finishProcess(int status) {
+    agent.state->pushStdout("");
+    agent.state->pushStderr("");
+    agent.state->exitWith(status);
+  }
+  void checkIdsWereRight() {
+    std::lock_guard lock(agent.state->mu);
+    CHECK_EQUAL(0u, agent.state->badIds.size());
+  }
+};
+
+TEST(ShimRelay, RelaysStdoutStderrAndExitCode) {
+  Collector outText(out.r.get()), errText(err.r.get());
+  agent.state->pushStdout("hello ");
+  agent.state->pushStdout("world\n");
+  agent.state->pushStderr("oops\n");
+  finishProcess(3);
+  {
+    RunningShim shim(config(), agent.dialer());
+    CHECK_EQUAL(3, shim.join());
+    STRCMP_EQUAL("", shim.shim().fatalError().c_str());
+  }
+  out.w.reset();
+  err.w.reset();
+  STRCMP_EQUAL("hello world\n", outText.finish().c_str());
+  STRCMP_EQUAL("oops\n", errText.finish().c_str());
+  checkIdsWereRight();
+  std::lock_guard lock(agent.state->mu);
+  for (uint32_t len : agent.state->readLens) CHECK_EQUAL(65536u, len);
+}
+
+TEST(ShimRelay, LargeOutputArrivesWholeAndInOrder) {
+  Collector outText(out.r.get());
+  std::string data = pattern(3 * 1024 * 1024 + 123);
+  for (size_t off = 0; off < data.size(); off += 200000)
+    agent.state->pushStdout(data.substr(off, 200000));
+  finishProcess(0);
+  {
+    RunningShim shim(config(), agent.dialer());
+    CHECK_EQUAL(0, shim.join());
+  }
+  out.w.reset();
+  std::string got = outText.finish();
+  CHECK_EQUAL(data.size(), got.size());
+  CHECK_TRUE(data == got);
+}
+
+TEST(ShimRelay, StdinIsRelayedThenClosedAtEof) {
+  std::string input = pattern(150000);  // many WriteStdin calls: the fake takes 1000 at a time
+  RunningShim shim(config(), agent.dialer());
+  std::thread writer([&] {
+    size_t off = 0;
+    while (off < input.size()) {
+      ssize_t n = ::write(in.w.get(), input.data() + off, input.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    in.w.reset();  // EOF
+  });
+  writer.join();
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->stdinClosed; }));
+  {
+    std::lock_guard lock(agent.state->mu);
+    CHECK_EQUAL(input.size(), agent.state->stdinData.size());
+    CHECK_TRUE(input == agent.state->stdinData);
+    CHECK_TRUE(agent.state->stdinClosedAfterData);
+  }
+  finishProcess(0);
+  CHECK_EQUAL(0, shim.join());
+  checkIdsWereRight();
+}
+
+TEST(ShimRelay, ExitWaitsForTheOutputToEnd) {
+  Collector outText(out.r.get());
+  agent.state->pushStderr("");
+  agent.state->exitWith(0);
+  RunningShim shim(config(), agent.dialer());
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(shim.done());  // exited, but stdout is still open
+  agent.state->pushStdout("late output\n");
+  agent.state->pushStdout("");
+  CHECK_EQUAL(0, shim.join());
+  out.w.reset();
+  STRCMP_EQUAL("late output\n", outText.finish().c_str());
+}
+
+TEST(ShimRelay, OutputHeldOpenByAGrandchildEndsAfterTheGracePeriod) {
+  ShimConfig c = config();
+  c.outputGrace = 300ms;
+  agent.state->exitWith(7);  // stdout and stderr never reach EOF
+  auto start = std::chrono::steady_clock::now();
+  RunningShim shim(std::move(c), agent.dialer());
+  CHECK_EQUAL(7, shim.join());
+  CHECK_TRUE(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST(ShimRelay, KilledProcessStatusPassesThrough) {
+  finishProcess(128 + SIGKILL);
+  RunningShim shim(config(), agent.dialer());
+  CHECK_EQUAL(137, shim.join());
+}
+
+TEST(ShimRelay, ProxyExitCodeFalseExitsZero) {
+  finishProcess(42);
+  ShimConfig c = config();
+  c.proxyExitCode = false;
+  RunningShim shim(std::move(c), agent.dialer());
+  CHECK_EQUAL(0, shim.join());
+}
+
+TEST(ShimRelay, OutOfRangeStatusFromTheAgentIsNotTrusted) {
+  finishProcess(256);
+  RunningShim shim(config(), agent.dialer());
+  CHECK_EQUAL(kata::shim::kExitAgentLost, shim.join());
+}
+
+TEST(ShimRelay, WaitProcessErrorIsFatal) {
+  agent.state->waitFailure = grpc::Status(grpc::StatusCode::NOT_FOUND, "no such process");
+  RunningShim shim(config(), agent.dialer());
+  CHECK_EQUAL(255, shim.join());
+  STRCMP_CONTAINS("no such process", shim.shim().fatalError().c_str());
+}
+
+TEST(ShimRelay, ReadErrorsBeforeTheProcessExitsAreRetried) {
+  Collector outText(out.r.get());
+  agent.state->readErrorsToReturn = 3;
+  agent.state->pushStdout("after start\n");
+  RunningShim shim(config(), agent.dialer());
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->stdoutQueue.empty(); }));
+  finishProcess(0);
+  CHECK_EQUAL(0, shim.join());
+  out.w.reset();
+  STRCMP_EQUAL("after start\n", outText.finish().c_str());
+}
+
+TEST(ShimRelay, VanishedStdoutReaderDoesNotLoseTheExitStatus) {
+  out.r.reset();  // writes now fail with EPIPE
+  agent.state->pushStdout("nobody reads this");
+  agent.state->pushStdout("nor this");
+  finishProcess(9);
+  RunningShim shim(config(), agent.dialer());
+  CHECK_EQUAL(9, shim.join());
+  std::lock_guard lock(agent.state->mu);
+  CHECK_TRUE(agent.state->stdoutQueue.empty());  // drained all the same
+}
+
+TEST(ShimRelay, SignalsAreForwardedWithSignalProcess) {
+  RunningShim shim(config(), agent.dialer());
+  CHECK_TRUE(shim.shim().handleSignal(SIGTERM).ok());
+  CHECK_TRUE(shim.shim().handleSignal(SIGRTMIN + 1).ok());
+  CHECK_TRUE(shim.shim().handleSignal(SIGWINCH).ok());  // not a terminal: dropped
+  {
+    std::lock_guard lock(agent.state->mu);
+    CHECK_EQUAL(2u, agent.state->signals.size());
+    CHECK_EQUAL(static_cast<uint32_t>(SIGTERM), agent.state->signals[0]);
+    CHECK_EQUAL(static_cast<uint32_t>(SIGRTMIN + 1), agent.state->signals[1]);
+    CHECK_EQUAL(0u, agent.state->resizes.size());
+  }
+  finishProcess(0);
+  CHECK_EQUAL(0, shim.join());
+  checkIdsWereRight();
+}
+
+TEST(ShimRelay, TerminalModeIsRawForwardsSizeAndReadsOnlyStdout) {
+  int m = -1, s = -1;
+  winsize ws{};
+  ws.ws_row = 24;
+  ws.ws_col = 80;
+  CHECK_EQUAL(0, ::openpty(&m, &s, nullptr, nullptr, &ws));
+  UniqueFd master(m), slave(s);
+  ShimConfig c = config();
+  c.terminal = true;
+  c.stdinFd = slave.get();
+  c.stdoutFd = slave.get();
+  c.stderrFd = -1;
+  agent.state->pushStdout("tty out\r\n");
+  {
+    RunningShim shim(std::move(c), agent.dialer());
+    CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->resizes.size() == 1; }));
+    termios t{};
+    CHECK_EQUAL(0, ::tcgetattr(slave.get(), &t));
+    CHECK_EQUAL(0u, t.c_lflag & (ICANON | ECHO));
+
+    ws.ws_row = 50;
+    ws.ws_col = 132;
+    CHECK_EQUAL(0, ::ioctl(master.get(), TIOCSWINSZ, &ws));
+    CHECK_TRUE(shim.shim().handleSignal(SIGWINCH).ok());
+    CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->resizes.size() == 2; }));
+
+    agent.state->pushStdout("");
+    agent.state->exitWith(0);  // stderr never reaches EOF: it must not be waited for
+    CHECK_EQUAL(0, shim.join());
+    CHECK_TRUE(shim.done());
+  }
+  {
+    std::lock_guard lock(agent.state->mu);
+    CHECK_TRUE(agent.state->resizes[0] == std::make_pair(24u, 80u));
+    CHECK_TRUE(agent.state->resizes[1] == std::make_pair(50u, 132u));
+  }
+  termios t{};
+  CHECK_EQUAL(0, ::tcgetattr(slave.get(), &t));
+  CHECK_TRUE((t.c_lflag & ICANON) != 0);  // restored
+  char buf[64] = {};
+  pollfd p{master.get(), POLLIN, 0};
+  CHECK_EQUAL(1, ::poll(&p, 1, 2000));
+  ssize_t n = ::read(master.get(), buf, sizeof buf - 1);
+  CHECK_TRUE(n > 0);
+  STRCMP_EQUAL("tty out\r\n", buf);  // raw: no extra \r added on the host side
+}
+
+TEST(ShimRelay, UnreachableAgentGivesUpWith255) {
+  agent.server.reset();
+  ::unlink(agent.socketPath.c_str());
+  ShimConfig c = config();
+  c.retryTimeout = 400ms;
+  auto start = std::chrono::steady_clock::now();
+  RunningShim shim(std::move(c), agent.dialer());
+  CHECK_EQUAL(255, shim.join());
+  CHECK_TRUE(std::chrono::steady_clock::now() - start < 5s);
+  STRCMP_CONTAINS("agent unreachable", shim.shim().fatalError().c_str());
+  STRCMP_CONTAINS("agent.sock", shim.shim().fatalError().c_str());
+}
+
+TEST(ShimRelay, ReconnectsWhenTheAgentComesBack) {
+  Collector outText(out.r.get());
+  RunningShim shim(config(), agent.dialer());
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls == 1; }));
+  CHECK_EQUAL(1, agent.dials.load());
+  agent.server->stop();  // the proxy dies: every pending call fails
+  std::this_thread::sleep_for(300ms);
+  CHECK_TRUE(agent.restartServer());
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls >= 2; }));
+  agent.state->pushStdout("still here\n");
+  finishProcess(5);
+  CHECK_EQUAL(5, shim.join());
+  CHECK_TRUE(agent.dials.load() >= 2);
+  out.w.reset();
+  STRCMP_EQUAL("still here\n", outText.finish().c_str());
+}
+
+TEST(ShimRelay, AgentLostForGoodGivesUpWith255) {
+  ShimConfig c = config();
+  c.retryTimeout = 500ms;
+  RunningShim shim(std::move(c), agent.dialer());
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls == 1; }));
+  agent.server->stop();
+  CHECK_EQUAL(255, shim.join());
+  STRCMP_CONTAINS("agent unreachable", shim.shim().fatalError().c_str());
+}
+
+TEST(ShimRelay, SurvivesAProxyRestart) {
+  std::string proxyPath = agent.dir.path() + "/proxy.sock";
+  auto first = std::make_unique<kata::shim::testing::ByteProxy>(proxyPath, agent.socketPath);
+  CHECK_TRUE(first->ok());
+  auto dialProxy = [&]() -> kata::Result<UniqueFd> {
+    return kata::shim::dialAgent(*kata::shim::parseAgentUrl("unix://" + proxyPath));
+  };
+  RunningShim shim(config(), dialProxy);
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls == 1; }));
+  agent.state->pushStdout("before\n");
+  char before[8] = {};
+  pollfd p{out.r.get(), POLLIN, 0};
+  CHECK_EQUAL(1, ::poll(&p, 1, 10000));
+  CHECK_EQUAL(7, ::read(out.r.get(), before, 7));  // delivered before the proxy dies
+  STRCMP_EQUAL("before\n", before);
+  first.reset();  // every connection through the proxy is cut at the transport level
+  std::this_thread::sleep_for(300ms);
+  kata::shim::testing::ByteProxy second(proxyPath, agent.socketPath);
+  CHECK_TRUE(second.ok());
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls >= 2; }));
+  CHECK_EQUAL(1, second.accepted());  // one connection carries every call
+  agent.state->pushStdout("after\n");
+  finishProcess(6);
+  Collector outText(out.r.get());
+  CHECK_EQUAL(6, shim.join());
+  out.w.reset();
+  STRCMP_EQUAL("after\n", outText.finish().c_str());
+}
+
+TEST(ShimRelay, NoStdinAtAllClosesTheProcessStdin) {
+  ShimConfig c = config();
+  c.stdinFd = -1;
+  RunningShim shim(std::move(c), agent.dialer());
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->stdinClosed; }));
+  finishProcess(0);
+  CHECK_EQUAL(0, shim.join());
+}
