@@ -42,11 +42,14 @@ Result<AgentOptions> parseArgs(const std::vector<std::string>& args) {
     } else if (name == "--modules-list") {
       KATA_ASSIGN_OR_RETURN(opts.modulesList, takeValue());
     } else if (name == "--sysfs-root" || name == "--random-device" || name == "--copy-root") {
-      KATA_ASSIGN_OR_RETURN(auto v, takeValue());
-      if (v.empty() || v[0] != '/') return makeError(name + ": \"" + v + "\" is not absolute");
-      while (v.size() > 1 && v.back() == '/') v.pop_back();
-      (name == "--sysfs-root" ? opts.sysfsRoot
-                              : name == "--random-device" ? opts.randomDevice : opts.copyRoot) = v;
+      std::string& target = name == "--sysfs-root"      ? opts.sysfsRoot
+                            : name == "--random-device" ? opts.randomDevice
+                                                        : opts.copyRoot;
+      KATA_ASSIGN_OR_RETURN(target, takeValue());
+      if (target.rfind('/', 0) != 0) {
+        return makeError(name + ": \"" + target + "\" is not an absolute path");
+      }
+      while (target.size() > 1 && target.back() == '/') target.pop_back();
     } else {
       return makeError("unknown option \"" + args[i] + "\"");
     }

@@ -163,9 +163,10 @@ int runCli(int argc, char** argv) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      kCreateCommand, kDeleteCommand,  kExecCommand,    kKataCheckCommand, kKataEnvCommand,
-      kKillCommand,   kListCommand,    kPauseCommand,   kResumeCommand,    kRunCommand,
-      kSpecCommand,   kStartCommand,   kStateCommand,   kVersionCommand};
+      kCreateCommand, kDeleteCommand, kEventsCommand, kExecCommand,  kKataCheckCommand,
+      kKataEnvCommand, kKillCommand,  kListCommand,   kPauseCommand, kPsCommand,
+      kResumeCommand, kRunCommand,    kSpecCommand,   kStartCommand, kStateCommand,
+      kUpdateCommand, kVersionCommand};
   return table;
 }
 

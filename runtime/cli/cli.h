@@ -52,6 +52,7 @@ int runCli(int argc, char** argv);
 // Verbs (one file each).
 extern const Command kCreateCommand, kStartCommand, kRunCommand, kExecCommand, kKillCommand,
     kDeleteCommand, kStateCommand, kListCommand, kPauseCommand, kResumeCommand, kSpecCommand,
-    kVersionCommand, kKataEnvCommand, kKataCheckCommand;
+    kVersionCommand, kKataEnvCommand, kKataCheckCommand, kPsCommand, kUpdateCommand,
+    kEventsCommand;
 
 }  // namespace kata::cli

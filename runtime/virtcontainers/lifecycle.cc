@@ -521,6 +521,54 @@ Status pauseContainer(const RuntimeContext& ctx, const std::string& id, bool pau
 }
 
 namespace {
+
+// The agent of a container that is running or paused, for queries and updates.
+Result<AgentClient> agentOfLiveContainer(const Loaded& l, const std::string& id,
+                                         const char* operation) {
+  std::string status = liveStatus(l.container, &l.sandbox);
+  if (status != "running" && status != "paused")
+    return makeError(std::string("cannot ") + operation + " container " + id + ": it is " + status,
+                     EINVAL);
+  return agentOf(l.sandbox);
+}
+
+}  // namespace
+
+Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& id,
+                                  const std::string& format, const std::vector<std::string>& args) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "list processes of"));
+  ::grpc::ListProcessesRequest req;
+  req.set_container_id(id);
+  req.set_format(format);
+  for (const auto& a : args) req.add_args(a);
+  KATA_ASSIGN_OR_RETURN(::grpc::ListProcessesResponse resp,
+                        agent.call("ListProcesses", &::grpc::AgentService::Stub::ListProcesses, req));
+  return resp.process_list();
+}
+
+Status updateContainer(const RuntimeContext& ctx, const std::string& id,
+                       const oci::Resources& resources) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Exclusive));
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "update"));
+  ::grpc::UpdateContainerRequest req;
+  req.set_container_id(id);
+  *req.mutable_resources() = toAgentResources(resources);
+  auto done = agent.call("UpdateContainer", &::grpc::AgentService::Stub::UpdateContainer, req);
+  if (!done.ok()) return std::move(done).error();
+  return okStatus();
+}
+
+Result<::grpc::StatsContainerResponse> containerStats(const RuntimeContext& ctx,
+                                                      const std::string& id) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
+  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "get statistics of"));
+  ::grpc::StatsContainerRequest req;
+  req.set_container_id(id);
+  return agent.call("StatsContainer", &::grpc::AgentService::Stub::StatsContainer, req);
+}
+
+namespace {
 volatile sig_atomic_t gForegroundShimPid = 0;
 void forwardSignal(int sig) {
   if (gForegroundShimPid > 0) kill(gForegroundShimPid, sig);

@@ -10,6 +10,7 @@
 #include "lib/config.h"
 #include "lib/oci_spec.h"
 #include "lib/result.h"
+#include "protocols/agent.pb.h"
 #include "runtime/virtcontainers/store.h"
 
 namespace kata::vc {
@@ -70,6 +71,18 @@ Result<ShimHandle> execProcess(const RuntimeContext& ctx, const ExecRequest& req
 
 /// `pause` / `resume`.
 Status pauseContainer(const RuntimeContext& ctx, const std::string& id, bool pause);
+
+/// `ps`: the agent's process list of the container ("table" text or "json" pid array).
+Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& id,
+                                  const std::string& format, const std::vector<std::string>& args);
+
+/// `update`: new cgroup limits for a running or paused container.
+Status updateContainer(const RuntimeContext& ctx, const std::string& id,
+                       const oci::Resources& resources);
+
+/// `events --stats`: the container's cgroup and network statistics.
+Result<::grpc::StatsContainerResponse> containerStats(const RuntimeContext& ctx,
+                                                      const std::string& id);
 
 /// Waits for a foreground shim and returns the container process's exit status; forwards
 /// SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the shim meanwhile.

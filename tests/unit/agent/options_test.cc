@@ -54,3 +54,15 @@ TEST(AgentOptions, KernelCmdline) {
   CHECK(!d.debugConsole);
   CHECK(d.useVsock);
 }
+
+TEST(AgentOptions, HostTestRedirections) {
+  auto o =
+      parseArgs({"--sysfs-root", "/tmp/sys/", "--random-device=/tmp/rnd", "--copy-root", "/tmp/c"});
+  CHECK(o.ok());
+  STRCMP_EQUAL("/tmp/sys", o->sysfsRoot.c_str());
+  STRCMP_EQUAL("/tmp/rnd", o->randomDevice.c_str());
+  STRCMP_EQUAL("/tmp/c", o->copyRoot.c_str());
+  CHECK(parseArgs({}).value().sysfsRoot.empty());
+  CHECK(!parseArgs({"--sysfs-root", "relative"}).ok());
+  CHECK(!parseArgs({"--copy-root"}).ok());
+}

@@ -1,0 +1,32 @@
+// kata-runtime ps: the processes of a container, as `ps` prints them in the guest or as JSON.
+#include <cstdio>
+
+#include "runtime/cli/cli.h"
+
+namespace kata::cli {
+namespace {
+
+Result<int> psVerb(Context& ctx) {
+  if (ctx.args.positional.empty()) return makeError("requires a container id", EINVAL);
+  const std::string format = ctx.args.get("format", "table");
+  if (format != "table" && format != "json")
+    return makeError("invalid format option \"" + format + "\" (want table or json)", EINVAL);
+  std::vector<std::string> psArgs(ctx.args.positional.begin() + 1, ctx.args.positional.end());
+  if (format == "json" && !psArgs.empty())
+    return makeError("ps options cannot be used with --format json", EINVAL);
+  KATA_ASSIGN_OR_RETURN(vc::RuntimeContext rc, ctx.runtime());
+  KATA_ASSIGN_OR_RETURN(std::string list,
+                        vc::listProcesses(rc, ctx.args.positional[0], format, psArgs));
+  fwrite(list.data(), 1, list.size(), stdout);
+  if (format == "json" && (list.empty() || list.back() != '\n')) fputc('\n', stdout);
+  return 0;
+}
+
+}  // namespace
+
+const Command kPsCommand = {"ps", "ps [command options] <container-id> [ps options]",
+                            "ps displays the processes running inside a container",
+                            {{{"format", "f"}, true, "select one of: table or json"}}, psVerb,
+                            true};
+
+}  // namespace kata::cli

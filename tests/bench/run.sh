@@ -1,0 +1,13 @@
+#!/bin/bash
+# `make bench`: every benchmark, against runc where it applies. Results go to stdout; the
+# figures in docs/performance.md come from this command.
+# Usage: run.sh <cmake build dir> <assets dir>
+set -eu
+BUILD=$1
+ASSETS=$2
+here=$(dirname "$0")
+echo "## kata-proxy"
+"$here/proxy_bench.sh" "$BUILD"
+echo
+echo "## kata-runtime vs runc"
+KATA_ASSETS=$ASSETS "$here/runtime_bench.sh" "$BUILD" 5
