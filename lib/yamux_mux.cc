@@ -121,6 +121,9 @@ Result<Stream*> Mux::open() {
 
 void Mux::shutdown(const Error& reason) {
   if (closed_) return;
+  // RST first: a peer draining after our go-away (hashicorp/yamux semantics, ours too) must
+  // not wait for streams we abandon, even on a transport that shows no hangup (a pty).
+  for (uint32_t id : core_.streamIds()) core_.reset(id);
   core_.goAway(GoAwayCode::Normal);
   terminate(reason);
 }
@@ -277,7 +280,14 @@ void Mux::dispatch() {
         case EventType::GoAway:
           peerGoAway_ = true;
           cleanPeerClose_ = ev.value == static_cast<uint32_t>(GoAwayCode::Normal);
-          break;  // receive() reported it; terminate() follows
+          // An error code made receive() fail and terminate() follows. A normal one lets the
+          // open streams finish (hashicorp/yamux peers expect that) before the session ends.
+          if (cleanPeerClose_) {
+            log::debug("yamux peer sent go-away", {{"streams", std::to_string(streams_.size())},
+                                                   {"session", options_.logName}});
+            endIfDrained();
+          }
+          break;
       }
     }
   }
@@ -294,10 +304,19 @@ void Mux::closeStream(uint32_t id, const Error& reason) {
   graveyard_.push_back(std::move(stream));
   scheduleDeferred();
   if (raw->handler_) raw->handler_->onClosed(*raw, reason);
+  endIfDrained();
+}
+
+void Mux::endIfDrained() {
+  if (closed_ || !core_.peerWentAway() || !streams_.empty()) return;
+  terminate(makeError("yamux peer sent go-away: normal termination"));
 }
 
 void Mux::terminate(Error reason) {
   if (closed_) return;
+  if (core_.peerWentAway() && !streams_.empty()) {
+    reason.message = "while draining after the peer's go-away: normal: " + reason.message;
+  }
   // Best effort: one non-blocking attempt to deliver what is queued (e.g. our go-away).
   if (core_.outputSize() > 0) {
     ssize_t n = uv::writeSome(fd_.get(), fdIsSocket_, core_.output());

@@ -3,9 +3,12 @@
 // Works on any byte-stream fd: a unix socket (the proxy connects to QEMU's chardev socket) or
 // a virtio-serial char device inside the guest (watched with uv_poll_t, never uv_pipe_open).
 // End of file, POLLHUP/POLLERR, a read/write error, a protocol violation from the peer, a
-// peer go-away or a write stall longer than writeTimeoutMs end the session: every stream's
-// handler gets onClosed(reason), the fd is closed, and then the CloseHandler runs with the
-// reason. The session is single-threaded: use it only from its loop's thread.
+// peer go-away with an error code or a write stall longer than writeTimeoutMs end the session:
+// every stream's handler gets onClosed(reason), the fd is closed, and then the CloseHandler
+// runs with the reason. A peer go-away(normal) drains instead: open() fails, the open streams
+// (and any the peer still opens meanwhile) go on as hashicorp/yamux peers expect, and the
+// session ends once no stream is left. The session is single-threaded: use it only from its
+// loop's thread.
 //
 // Memory is bounded: per stream by the receive window, and for the connection by
 // outputHighWater: above it streams report writable() == 0 until the peer drains the
@@ -114,8 +117,8 @@ class Mux {
 
   /// Opens a stream (SYN). The returned stream is valid until its onClosed.
   Result<Stream*> open();
-  /// Sends go-away, closes the connection and every stream; the CloseHandler follows with
-  /// `reason`.
+  /// Resets every open stream, sends go-away and closes the connection (each stream's
+  /// onClosed runs); the CloseHandler follows with `reason`.
   void shutdown(const Error& reason = makeError("session closed locally"));
 
   bool closed() const { return closed_; }
@@ -142,6 +145,7 @@ class Mux {
   void dispatch();
   void updatePoll();
   void closeStream(uint32_t id, const Error& reason);
+  void endIfDrained();  // after a peer go-away(normal): ends the session once no stream is left
   void terminate(Error reason);
   void onPingTimer();
   void onDeferred();

@@ -8,7 +8,8 @@ namespace kata::yamux {
 Session::Session(SessionConfig config)
     : config_(config),
       decoder_(std::max(config.receiveWindow, kInitialWindow)),
-      nextId_(config.role == Role::Client ? 1 : 2) {
+      nextId_(config.role == Role::Client ? 1 : 2),
+      nextRemoteId_(config.role == Role::Client ? 2 : 1) {
   config_.receiveWindow = std::max(config_.receiveWindow, kInitialWindow);
 }
 
@@ -47,8 +48,13 @@ Status Session::onFrame(const Header& h, std::span<const uint8_t> payload) {
       }
       return okStatus();
     case FrameType::GoAway:
-      dead_ = true;
       events_.push_back({EventType::GoAway, 0, h.length});
+      if (h.length == static_cast<uint32_t>(GoAwayCode::Normal)) {
+        // As hashicorp/yamux: no new streams, but the open ones finish (see the header).
+        remoteGoAway_ = true;
+        return okStatus();
+      }
+      dead_ = true;
       return makeError("peer sent go-away: " + std::string(goAwayReason(h.length)));
     case FrameType::Data:
     case FrameType::WindowUpdate:
@@ -63,7 +69,28 @@ bool Session::isRemoteId(uint32_t id) const {
 }
 
 bool Session::wasUsed(uint32_t id) const {
-  return isRemoteId(id) ? id <= highestRemoteId_ : id < nextId_;
+  if (!isRemoteId(id)) return id < nextId_;
+  return id < nextRemoteId_ && skippedRemoteIds_.count(id) == 0;
+}
+
+Status Session::claimRemoteId(uint32_t id) {
+  if (id < nextRemoteId_) {
+    // Below the highest: fine only for an id a reordered SYN skipped.
+    if (skippedRemoteIds_.erase(id) == 0) {
+      return protocolError("peer reused stream id " + std::to_string(id));
+    }
+    return okStatus();
+  }
+  uint64_t skipped = (id - nextRemoteId_) / 2;
+  if (skipped > kMaxSkippedRemoteIds - skippedRemoteIds_.size()) {
+    return protocolError("peer stream id " + std::to_string(id) + " skips " +
+                         std::to_string(skipped) + " ids");
+  }
+  for (uint64_t gap = nextRemoteId_; gap < id; gap += 2) {
+    skippedRemoteIds_.insert(static_cast<uint32_t>(gap));
+  }
+  nextRemoteId_ = uint64_t{id} + 2;
+  return okStatus();
 }
 
 Status Session::onStreamFrame(const Header& h, std::span<const uint8_t> payload) {
@@ -74,10 +101,7 @@ Status Session::onStreamFrame(const Header& h, std::span<const uint8_t> payload)
     if (!isRemoteId(id)) {
       return protocolError("peer opened stream " + std::to_string(id) + " with our id parity");
     }
-    if (id <= highestRemoteId_) {
-      return protocolError("peer reused stream id " + std::to_string(id));
-    }
-    highestRemoteId_ = id;
+    KATA_TRY(claimRemoteId(id));
     if (localGoAway_ || streams_.size() >= config_.maxStreams) {
       // Refuse without killing the session; the frame's data is dropped with the stream.
       sendHeader(FrameType::WindowUpdate, kFlagRst, id, 0);
@@ -170,6 +194,7 @@ const Session::Stream* Session::find(uint32_t id) const {
 Result<uint32_t> Session::open() {
   if (dead_) return makeError("yamux session is closed");
   if (localGoAway_) return makeError("yamux session is going away");
+  if (remoteGoAway_) return makeError("yamux peer sent go-away: no new streams", ECONNREFUSED);
   if (streams_.size() >= config_.maxStreams) {
     return makeError("too many yamux streams (" + std::to_string(streams_.size()) + ")");
   }

@@ -11,12 +11,24 @@
 // stream that never existed, wrong stream id parity, ...) queues a go-away(protocol error),
 // marks the session dead and is returned as the error of receive(); nothing is buffered
 // without bound and nothing aborts.
+//
+// Two behaviours follow hashicorp/yamux rather than a strict reading of its spec, because
+// upstream peers depend on them (tests/component/yamux_interop checks both against the Go
+// library):
+//  * A peer's go-away(normal) only means "open no new streams": open() fails from then on,
+//    but the streams already open carry on (the Mux ends the session once they are all
+//    closed). Only a go-away with an error code kills the session at once.
+//  * A peer's SYNs may arrive out of id order: hashicorp/yamux allocates the id and queues the
+//    SYN in two steps, so concurrent OpenStream() calls race. Skipped ids are remembered (at
+//    most kMaxSkippedRemoteIds) and may still be opened later; an id opened before is a
+//    protocol error.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,6 +51,10 @@ struct SessionConfig {
   size_t maxStreams = 1024;
 };
 
+/// Peer stream ids skipped by a reordered SYN that may still be opened. hashicorp/yamux keeps
+/// at most AcceptBacklog (256 by default) SYNs in flight, which bounds how far they reorder.
+inline constexpr size_t kMaxSkippedRemoteIds = 1024;
+
 enum class EventType {
   Accepted,     // the peer opened stream `id` (already acknowledged)
   Established,  // the peer acknowledged our stream `id`
@@ -47,7 +63,8 @@ enum class EventType {
   Reset,        // the peer reset stream `id`; it is gone
   Closed,       // stream `id` is closed in both directions and drained; it is gone
   Pong,         // reply to our ping `value`
-  GoAway,       // the peer sent go-away `value`; the session is over
+  GoAway,       // the peer sent go-away `value`: no new streams (and the session is over
+                // unless `value` is Normal)
 };
 
 struct Event {
@@ -68,8 +85,9 @@ class Session {
   explicit Session(SessionConfig config);
 
   // ---- input -----------------------------------------------------------------------------
-  /// Processes bytes read from the connection. On a protocol violation or a peer go-away the
-  /// session is dead: the error explains why (a go-away to send may be in output()).
+  /// Processes bytes read from the connection. On a protocol violation or a peer go-away
+  /// with an error code the session is dead: the error explains why (a go-away to send may be
+  /// in output()). A peer go-away(normal) is only a GoAway event (see the file comment).
   Status receive(std::span<const uint8_t> bytes);
   /// Events produced since the last call, oldest first.
   std::vector<Event> takeEvents();
@@ -83,8 +101,8 @@ class Session {
   void advanceOutput(size_t n);
 
   // ---- streams ---------------------------------------------------------------------------
-  /// Opens a stream (sends SYN). Fails after a go-away, when the ids are exhausted or
-  /// maxStreams streams are open.
+  /// Opens a stream (sends SYN). Fails after a go-away (ours or the peer's), when the ids are
+  /// exhausted or maxStreams streams are open.
   Result<uint32_t> open();
   bool exists(uint32_t id) const { return streams_.count(id) != 0; }
   /// How many bytes send() would accept now (0 after closeWrite or on an unknown stream).
@@ -116,6 +134,8 @@ class Session {
   /// Sends go-away: no new streams either way. Existing streams may continue.
   void goAway(GoAwayCode code);
   bool dead() const { return dead_; }
+  /// The peer sent go-away(normal): we may open no more streams.
+  bool peerWentAway() const { return remoteGoAway_; }
   const SessionStats& stats() const { return stats_; }
   const SessionConfig& config() const { return config_; }
 
@@ -137,6 +157,7 @@ class Session {
   Status protocolError(std::string reason);
   bool isRemoteId(uint32_t id) const;
   bool wasUsed(uint32_t id) const;
+  Status claimRemoteId(uint32_t id);
   void sendHeader(FrameType type, uint16_t flags, uint32_t id, uint32_t length);
   void maybeFinish(uint32_t id, Stream& s);
   Stream* find(uint32_t id);
@@ -148,9 +169,11 @@ class Session {
   std::vector<Event> events_;
   std::string out_;
   size_t outOffset_ = 0;
-  uint32_t nextId_;  // next id we open
-  uint32_t highestRemoteId_ = 0;
+  uint32_t nextId_;        // next id we open
+  uint64_t nextRemoteId_;  // lowest peer id above every peer id opened so far (may be 2^32+1)
+  std::set<uint32_t> skippedRemoteIds_;  // peer ids below nextRemoteId_ not opened yet
   bool localGoAway_ = false;
+  bool remoteGoAway_ = false;
   bool dead_ = false;
   SessionStats stats_;
 };

@@ -10,7 +10,8 @@ libseccomp-dev libcap-dev cpputest
 clang libclang-rt-14-dev
 qemu-system-x86 linux-image-amd64 busybox-static cpio zstd lz4 gzip e2fsprogs kmod
 iproute2 procps util-linux socat python3
-flex bison bc libelf-dev linux-source-6.1 runc"
+flex bison bc libelf-dev linux-source-6.1 runc
+golang-go golang-github-hashicorp-yamux-dev"
 
 missing=""
 for p in $PACKAGES; do

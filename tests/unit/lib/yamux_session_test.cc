@@ -218,16 +218,70 @@ TEST(YamuxSession, PingIsAnsweredWithTheSameOpaqueValue) {
   LONGS_EQUAL(78, evs[0].value);
 }
 
-TEST(YamuxSession, GoAwayEndsTheSessionOnTheReceiver) {
+// As hashicorp/yamux: go-away(normal) refuses new streams; the open ones carry on.
+TEST(YamuxSession, GoAwayNormalOnlyStopsNewStreamsOnTheReceiver) {
+  uint32_t id = client.open().value();
+  CHECK(pump(client, server).ok());
+  server.takeEvents();
   client.goAway(GoAwayCode::Normal);
   CHECK_FALSE(client.open().ok());
-  auto st = server.receive(drain(client));
-  CHECK_FALSE(st.ok());
-  STRCMP_CONTAINS("go-away: normal", st.error().message.c_str());
-  CHECK(server.dead());
+  CHECK(server.receive(drain(client)).ok());
+  CHECK_FALSE(server.dead());
+  CHECK(server.peerWentAway());
   auto evs = server.takeEvents();
   CHECK(evs.size() == 1 && evs[0].type == EventType::GoAway && evs[0].value == 0);
+  LONGS_EQUAL(0, server.outputSize());  // nothing to answer
+  CHECK_FALSE(server.open().ok());
+  LONGS_EQUAL(2, server.send(id, str("up")).value());
+  LONGS_EQUAL(4, client.send(id, str("down")).value());
+  CHECK(pump(client, server).ok());
+  STRCMP_EQUAL("down", readAll(server, id).c_str());
+  STRCMP_EQUAL("up", readAll(client, id).c_str());
+}
+
+TEST(YamuxSession, GoAwayWithAnErrorCodeEndsTheSession) {
+  auto st = server.receive(goAwayFrame(GoAwayCode::InternalError));
+  CHECK_FALSE(st.ok());
+  STRCMP_CONTAINS("go-away: internal error", st.error().message.c_str());
+  CHECK(server.dead());
   LONGS_EQUAL(0, server.outputSize());  // nothing sent back to a peer that is leaving
+}
+
+// hashicorp/yamux allocates an id and queues its SYN in two steps: concurrent opens race.
+TEST(YamuxSession, SynsOutOfIdOrderAreAccepted) {
+  CHECK(server.receive(frame(FrameType::WindowUpdate, kFlagSyn, 5, 0)).ok());
+  CHECK(server.receive(frame(FrameType::WindowUpdate, kFlagSyn, 1, 0)).ok());
+  CHECK(server.receive(frame(FrameType::Data, kFlagSyn, 3, 1, "x")).ok());
+  auto evs = server.takeEvents();
+  CHECK(hasEvent(evs, EventType::Accepted, 5));
+  CHECK(hasEvent(evs, EventType::Accepted, 1));
+  CHECK(hasEvent(evs, EventType::Accepted, 3));
+  LONGS_EQUAL(3, server.streamCount());
+}
+
+TEST(YamuxSession, ReopeningAClosedIdIsAProtocolErrorEvenOutOfOrder) {
+  CHECK(server.receive(frame(FrameType::WindowUpdate, kFlagSyn, 5, 0)).ok());
+  CHECK(server.receive(frame(FrameType::WindowUpdate, kFlagSyn, 1, 0)).ok());
+  CHECK(server.receive(frame(FrameType::WindowUpdate, kFlagRst, 1, 0)).ok());
+  auto st = server.receive(frame(FrameType::WindowUpdate, kFlagSyn, 1, 0));
+  CHECK_FALSE(st.ok());
+  STRCMP_CONTAINS("reused stream id 1", st.error().message.c_str());
+}
+
+TEST(YamuxSession, FrameForASkippedIdIsAProtocolError) {
+  CHECK(server.receive(frame(FrameType::WindowUpdate, kFlagSyn, 5, 0)).ok());
+  auto st = server.receive(frame(FrameType::Data, 0, 3, 1, "x"));
+  CHECK_FALSE(st.ok());
+  STRCMP_CONTAINS("unknown stream", st.error().message.c_str());
+}
+
+TEST(YamuxSession, SkippedIdsAreBounded) {
+  uint32_t far = 1 + 2 * static_cast<uint32_t>(kMaxSkippedRemoteIds);
+  CHECK(server.receive(frame(FrameType::WindowUpdate, kFlagSyn, far, 0)).ok());
+  Session other(config(Role::Server));
+  auto st = other.receive(frame(FrameType::WindowUpdate, kFlagSyn, far + 2, 0));
+  CHECK_FALSE(st.ok());
+  STRCMP_CONTAINS("skips", st.error().message.c_str());
 }
 
 TEST(YamuxSession, StreamsOpenedAfterOurGoAwayAreRefused) {
