@@ -291,7 +291,9 @@ Result<std::shared_ptr<Process>> AgentService::findProcess(const std::string& co
 }
 
 ::grpc::Status AgentService::OnlineCPUMem(Ctx*, const ::grpc::OnlineCPUMemRequest* req, Empty*) {
-  return toGrpcStatus(guest_.onlineCpuMem(*req));
+  if (auto s = guest_.onlineCpuMem(*req); !s.ok()) return toGrpcStatus(s);
+  if (req->nb_cpus() == 0) return ::grpc::Status::OK;
+  return toGrpcStatus(guest_.widenCpusets(sandbox_.unpinnedCgroupPaths()));
 }
 
 ::grpc::Status AgentService::ReseedRandomDev(Ctx*, const ::grpc::ReseedRandomDevRequest* req,

@@ -12,7 +12,7 @@
 namespace kata::agent {
 
 struct CommandOutput {
-  std::string out;  // stdout, capped at the limit
+  std::string out;   // stdout, capped at the limit
   int exitCode = 0;  // exit code, or 128+signal
 };
 

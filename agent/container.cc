@@ -57,6 +57,7 @@ Result<std::shared_ptr<Container>> Container::create(const grpc::CreateContainer
 
   KATA_ASSIGN_OR_RETURN(c->cgroup_, Cgroup::create(c->config_.cgroupPath));
   if (req.oci().linux().has_resources()) {
+    c->cpusetPinned_ = !req.oci().linux().resources().cpu().cpus().empty();
     if (auto s = c->cgroup_.apply(req.oci().linux().resources()); !s.ok()) {
       (void)c->cgroup_.destroy();
       return std::move(s).error().wrap("cgroup limits");
@@ -202,7 +203,15 @@ Status Container::remove(unsigned timeoutSec) {
 
 Status Container::update(const grpc::LinuxResources& resources) {
   std::lock_guard<std::mutex> lock(mu_);
-  return cgroup_.apply(resources);
+  KATA_TRY(cgroup_.apply(resources));
+  if (!resources.cpu().cpus().empty()) cpusetPinned_ = true;
+  return okStatus();
+}
+
+std::optional<std::string> Container::unpinnedCgroupPath() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cpusetPinned_) return std::nullopt;
+  return cgroup_.path();
 }
 
 Status Container::pause() {

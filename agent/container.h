@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ class Container {
   Status resume();
   void stats(grpc::CgroupStats* out) const;
   std::vector<pid_t> pids() const;
+  /// The cgroup path when the container did not ask for specific CPUs (its cpuset then
+  /// follows the CPUs the guest has, OnlineCPUMem).
+  std::optional<std::string> unpinnedCgroupPath() const;
   /// See Cgroup::oomEventFd.
   Result<UniqueFd> oomEventFd() const { return cgroup_.oomEventFd(); }
 
@@ -74,6 +78,7 @@ class Container {
   std::string initExecId_;
   SpawnedProcess initSpawn_;
   std::map<std::string, std::shared_ptr<Process>> execs_;
+  bool cpusetPinned_ = false;  // linux.resources.cpu.cpus was given
 };
 
 }  // namespace kata::agent

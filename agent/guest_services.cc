@@ -26,7 +26,8 @@ constexpr int64_t kMaxCopySize = int64_t{1} << 40;
 constexpr size_t kMaxCopyChunk = 4 << 20;
 
 Status writeValue(const std::string& path, const std::string& value) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  // O_TRUNC means nothing to sysfs; it keeps a test's plain-file tree exact.
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   if (!fd) return sysError("open " + path);
   if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
     return sysError("write " + path);
@@ -123,6 +124,28 @@ Status GuestServices::onlineCpuMem(const grpc::OnlineCPUMemRequest& req) {
   return okStatus();
 }
 
+Status GuestServices::widenCpusets(const std::vector<std::string>& cgroupPaths) {
+  std::string root = sysPath("fs/cgroup/cpuset");
+  std::string cpus = trimmed(root + "/cpuset.cpus");
+  if (cpus.empty()) return okStatus();  // no cpuset hierarchy
+  for (const auto& path : cgroupPaths) {
+    std::string dir = root;
+    size_t start = 1;
+    while (start < path.size()) {
+      size_t end = path.find('/', start);
+      if (end == std::string::npos) end = path.size();
+      dir += "/" + path.substr(start, end - start);
+      start = end + 1;
+      std::string file = dir + "/cpuset.cpus";
+      if (::access(file.c_str(), F_OK) != 0) break;
+      if (trimmed(file) == cpus) continue;
+      // A child's cpuset must stay within its parent's: widen from the top down.
+      KATA_TRY(writeValue(file, cpus));
+    }
+  }
+  return okStatus();
+}
+
 Status GuestServices::memHotplugByProbe(const std::vector<uint64_t>& addresses) {
   KATA_TRY(requireGuest("MemHotplugByProbe", o_.sysfsRedirected));
   if (addresses.empty()) return makeError("MemHotplugByProbe: no address given", EINVAL);
@@ -133,7 +156,8 @@ Status GuestServices::memHotplugByProbe(const std::vector<uint64_t>& addresses) 
   if (::access(probe.c_str(), W_OK) != 0) {
     return makeError("this kernel has no memory probe interface (" + probe + ")", ENOTSUP);
   }
-  KATA_ASSIGN_OR_RETURN(uint64_t block, memBlockSize(sysPath("devices/system/memory/block_size_bytes")));
+  KATA_ASSIGN_OR_RETURN(uint64_t block,
+                        memBlockSize(sysPath("devices/system/memory/block_size_bytes")));
   for (uint64_t addr : addresses) {
     if (addr % block != 0) {
       char buf[64];

@@ -47,6 +47,10 @@ class GuestServices {
   /// Onlines hot-added CPUs (until `nb_cpus` were brought online, retrying while they appear
   /// when `wait`) and, unless `cpu_only`, every offline memory block.
   Status onlineCpuMem(const grpc::OnlineCPUMemRequest& req);
+  /// After CPUs came online the cpuset hierarchy's root lists them: copies its cpuset.cpus
+  /// into every level of each of `cgroupPaths` (parents first), so that containers without
+  /// their own CPU list can use the new CPUs. Missing directories are skipped.
+  Status widenCpusets(const std::vector<std::string>& cgroupPaths);
   /// Announces hot-added memory at each physical address through devices/system/memory/probe.
   Status memHotplugByProbe(const std::vector<uint64_t>& addresses);
   Status setDateTime(int64_t sec, int64_t usec);

@@ -378,8 +378,8 @@ Result<types::Interface> updateInterface(const types::Interface& want) {
     }
     // The kernel's own IPv6 link-local address comes back with the link.
     if (!keep) {
-      if (int rc = rtnl_addr_delete(sk.get(), a, 0); rc < 0 && rc != -NLE_OBJ_NOTFOUND &&
-                                                     rc != -NLE_NOADDR) {
+      if (int rc = rtnl_addr_delete(sk.get(), a, 0);
+          rc < 0 && rc != -NLE_OBJ_NOTFOUND && rc != -NLE_NOADDR) {
         return nlError(rc, "remove address " + addrText(rtnl_addr_get_local(a), true));
       }
     }

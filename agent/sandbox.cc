@@ -132,6 +132,15 @@ Status Sandbox::removeContainer(const std::string& id, unsigned timeoutSec) {
   return s;
 }
 
+std::vector<std::string> Sandbox::unpinnedCgroupPaths() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, c] : containers_) {
+    if (auto path = c->unpinnedCgroupPath()) out.push_back(*path);
+  }
+  return out;
+}
+
 std::vector<std::string> Sandbox::containerIds() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> ids;

@@ -43,6 +43,8 @@ class Sandbox {
   Result<std::shared_ptr<Container>> container(const std::string& id) const;
   Status removeContainer(const std::string& id, unsigned timeoutSec);
   std::vector<std::string> containerIds() const;
+  /// Cgroup paths of the containers whose cpuset follows the guest's CPUs.
+  std::vector<std::string> unpinnedCgroupPaths() const;
   /// OOM events of this sandbox's containers (GetOOMEvent).
   OomMonitor& oomMonitor() { return oom_; }
 

@@ -223,7 +223,8 @@ void setupTerminal(const ProcessSpec& p) {
   ::setsid();
   auto pty = openPty("/dev/ptmx", p.rows, p.cols);
   if (!pty.ok()) {
-    childFail(std::move(pty).error().wrap("terminal from the container's /dev/pts (is devpts mounted?)"));
+    childFail(
+        std::move(pty).error().wrap("terminal from the container's /dev/pts (is devpts mounted?)"));
   }
   // The process's user must be able to open its own terminal (the tty group keeps the rest).
   if (::fchown(pty->slave.get(), p.user.uid, static_cast<gid_t>(-1)) != 0) {

@@ -6,6 +6,8 @@
 // The agent and the container process talk over a SOCK_SEQPACKET pair ("sync socket"):
 //   child → agent  Pid      (from the intermediate: the container process's pid)
 //   agent → child  Continue (cgroups joined, oom_score_adj set)
+//   child → agent  Pty      (terminal only: the pty master, SCM_RIGHTS; the pty comes from the
+//                            container's own devpts, opened once its mounts are in place)
 //   child → agent  Ready    (init only: rootfs built, waiting for StartContainer)
 //   agent → child  Start    (init only)
 //   child → agent  Error    (any step failed; the child exits)
@@ -36,6 +38,8 @@ using PlacementHook = std::function<Status(pid_t pid)>;
 
 /// Creates the container's init: returns once its rootfs is ready and it waits for start.
 /// `onExit` is registered with the reaper. On error the process is gone (killed and reaped).
+/// For a terminal process `stdio.ptyMaster` receives the master of the container's pty (the
+/// same for spawnInContainer).
 Result<SpawnedProcess> spawnContainerInit(const ContainerConfig& config, StdioPair& stdio,
                                           Reaper& reaper, Reaper::ExitCallback onExit,
                                           const PlacementHook& placement);

@@ -10,7 +10,8 @@
 #   MODULES_DIR  that kernel's module tree, e.g. /lib/modules/<KVER>
 #   MODULES      space-separated module names to carry (dependencies are added by modprobe);
 #                a name may carry parameters as name:param=value:param2=value
-#   DEBUG        yes: add busybox-static (shell for the debug console)
+#   DEBUG        yes: link every busybox applet (shell for the debug console); busybox
+#                itself is always installed for `ps`
 #
 # Shared libraries come from the agent binary itself (ldd), not from a hand list.
 set -euo pipefail
@@ -86,11 +87,14 @@ echo 'hosts: files dns' >"$tmp/etc/nsswitch.conf"
 mknod -m 0600 "$tmp/dev/console" c 5 1 2>/dev/null || info "warning: cannot mknod dev/console (not root?)"
 mknod -m 0666 "$tmp/dev/null" c 1 3 2>/dev/null || true
 
+# busybox (static) is always there for `ps`, which the agent runs for ListProcesses
+# (`kata-runtime ps`, `docker top`); the debug rootfs links every applet, for the console shell.
+busybox=/bin/busybox
+[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
+  die "the rootfs needs a static /bin/busybox (apt-get install busybox-static)"
+install -m 0755 "$busybox" "$tmp/usr/bin/busybox"
+ln -s busybox "$tmp/usr/bin/ps"
 if [ "$debug" = yes ]; then
-  busybox=/bin/busybox
-  [ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
-    die "debug rootfs needs a static /bin/busybox (apt-get install busybox-static)"
-  install -m 0755 "$busybox" "$tmp/usr/bin/busybox"
   # One relative symlink per applet; the shell for the debug console is /bin/sh.
   while read -r applet; do
     case $applet in

@@ -53,8 +53,7 @@ std::unique_ptr<::grpc::ClientContext> deadlineContext(int ms) {
   return ctx;
 }
 
-void AgentHarness::startAgent(const std::string& netns,
-                              const std::vector<std::string>& extraArgs) {
+void AgentHarness::startAgent(const std::string& netns, const std::vector<std::string>& extraArgs) {
   CHECK_EQUAL_TEXT(0u, ::geteuid(), "the agent component tests need root");
   auto dir = TempDir::create("kata-agent-test-");
   CHECK_TEXT(dir.ok(), "create temp dir");

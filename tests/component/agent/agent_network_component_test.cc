@@ -57,8 +57,8 @@ TEST_GROUP(AgentNetwork) {
     (void)kata::runCommand({"ip", "netns", "del", ns}, 10);
     auto s = kata::runCommand({"ip", "netns", "add", ns}, 10);
     CHECK_TEXT(s.ok(), s.ok() ? "" : s.error().str().c_str());
-    CHECK(kata::runCommand({"ip", "-n", ns, "link", "add", "veth0", "address", kMac, "type",
-                            "veth", "peer", "name", "veth1"},
+    CHECK(kata::runCommand({"ip", "-n", ns, "link", "add", "veth0", "address", kMac, "type", "veth",
+                            "peer", "name", "veth1"},
                            10)
               .ok());
     CHECK(kata::runCommand({"ip", "-n", ns, "link", "set", "veth1", "up"}, 10).ok());

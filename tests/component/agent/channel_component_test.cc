@@ -116,7 +116,7 @@ TEST(AgentChannel, ServesGrpcOverYamuxOnTheNamedPortAndReconnects) {
   agent::Reaper reaper;
   CHECK(reaper.start().ok());
   agent::Sandbox sandbox(reaper, false);
-  agent::AgentServer server(sandbox, {});
+  agent::AgentServer server(sandbox, {}, {});
   CHECK(server.start({}).ok());  // no listening socket: fds only, as in the guest
   {
     int sv[2];

@@ -99,6 +99,35 @@ test_lifecycle() {
   pass
 }
 
+test_ps_pause_update_events() {
+  begin "ps, pause/resume, update and events on a running container"
+  make_bundle "$B/res" false '{}' sh -c 'while true; do sleep 1; done'
+  rt run -d --bundle "$B/res" res </dev/null >/dev/null 2>&1 || { fail "run -d"; return; }
+  wait_status res running 10 || { fail "not running"; return; }
+  local out rc
+  out=$(rt ps --format json res) || { fail "ps json"; return; }
+  case "$out" in "["*"]") ;; *) fail "ps json is not a pid list: $out"; return ;; esac
+  out=$(rt ps res) || { fail "ps table"; return; }
+  expect_contains "ps header" "PID" "$out" || return
+  expect_contains "ps shows the loop" "sleep" "$out" || return
+  rt pause res || { fail "pause"; return; }
+  wait_status res paused 10 || { fail "state is not paused"; return; }
+  out=$(rt exec res true 2>&1 </dev/null); rc=$?
+  [ $rc -ne 0 ] || { fail "exec into a paused container succeeded"; return; }
+  rt resume res || { fail "resume"; return; }
+  wait_status res running 10 || { fail "state is not running after resume"; return; }
+  rt update --memory 64m --pids-limit 50 res || { fail "update"; return; }
+  out=$(rt update --memory lots res 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "bad --memory accepted"; return; }
+  out=$(rt events --stats res) || { fail "events --stats"; return; }
+  expect_contains "stats event" '"type":"stats"' "$out" || return
+  expect_contains "memory limit in stats" '"limit":67108864' "$out" || return
+  expect_contains "pids limit in stats" '"limit":50}' "$out" || return
+  rt delete --force res || { fail "delete"; return; }
+  expect_no_residue res || return
+  pass
+}
+
 test_force_delete_after_qemu_killed() {
   begin "delete --force after QEMU is killed leaves nothing behind"
   make_bundle "$B/crash" false '{}' sleep 1000
@@ -168,6 +197,6 @@ test_tty_console_socket() {
   pass
 }
 
-ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket"
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket"
 for t in ${*:-$ALL}; do "$t"; done
 finish
