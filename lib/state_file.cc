@@ -26,7 +26,13 @@ Result<Json::Value> parseJson(std::string_view text, const std::string& what) {
   std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
   Json::Value root;
   std::string errs;
-  if (!reader->parse(text.data(), text.data() + text.size(), &root, &errs)) {
+  bool parsed = false;
+  try {
+    parsed = reader->parse(text.data(), text.data() + text.size(), &root, &errs);
+  } catch (const Json::Exception& e) {  // jsoncpp throws, rather than fails, past stackLimit
+    errs = e.what();
+  }
+  if (!parsed) {
     // jsoncpp reports "* Line 1, Column 2\n  Syntax error...\n": keep one line.
     std::string line;
     for (char c : errs) {

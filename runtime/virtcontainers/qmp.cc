@@ -1,5 +1,7 @@
 #include "runtime/virtcontainers/qmp.h"
 
+#include "lib/state_file.h"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -46,21 +48,7 @@ Status writeAll(int fd, std::string_view data) {
 
 Result<Json::Value> parseQmpMessage(std::string_view line) {
   if (line.size() > kQmpMaxMessage) return makeError("QMP message too large", EMSGSIZE);
-  Json::CharReaderBuilder builder;
-  builder["collectComments"] = false;
-  builder["failIfExtra"] = true;
-  builder["rejectDupKeys"] = true;
-  builder["stackLimit"] = 64;
-  std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-  Json::Value value;
-  std::string errors;
-  bool parsed = false;
-  try {
-    parsed = reader->parse(line.data(), line.data() + line.size(), &value, &errors);
-  } catch (const Json::Exception& e) {  // jsoncpp throws past its nesting limit
-    errors = e.what();
-  }
-  if (!parsed) return makeError("malformed QMP message: " + errors, EPROTO);
+  KATA_ASSIGN_OR_RETURN(Json::Value value, parseJson(line, "QMP message"));
   if (!value.isObject()) return makeError("QMP message is not a JSON object", EPROTO);
   return value;
 }

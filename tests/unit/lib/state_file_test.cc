@@ -118,3 +118,12 @@ TEST(StateFile, SharedLocksCoexistAndReleaseOnDestruction) {
   }
   CHECK(FileLock::acquire(p, FileLock::Exclusive, 0).ok());
 }
+
+TEST_GROUP(ParseJsonHostile){};
+
+TEST(ParseJsonHostile, DeepNestingIsAnErrorNotACrash) {
+  std::string deep(5000, '[');
+  auto r = kata::parseJson(deep, "deep.json");
+  CHECK_FALSE(r.ok());
+  CHECK_TRUE(r.error().message.find("deep.json") != std::string::npos);
+}
