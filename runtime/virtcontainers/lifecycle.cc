@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "lib/container_id.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
+#include "lib/random_hex.h"
 #include "runtime/virtcontainers/console.h"
 #include "runtime/virtcontainers/hooks.h"
 #include "runtime/virtcontainers/rollback.h"
@@ -52,18 +52,6 @@ Result<PodRole> podRole(const oci::Spec& spec) {
     role.sandboxId = sid;
   }
   return role;
-}
-
-std::string randomId() {
-  unsigned char b[8];
-  if (getrandom(b, sizeof b, 0) != ssize_t(sizeof b)) memset(b, 0, sizeof b);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 0xf];
-  }
-  return s;
 }
 
 std::string liveStatus(const ContainerState& c, const SandboxState* s) {
@@ -480,7 +468,7 @@ Result<ShimHandle> execProcess(const RuntimeContext& ctx, const ExecRequest& req
   if (req.process.terminal && req.consoleSocket.empty() && req.detach)
     return makeError("cannot allocate tty if runc will detach without setting console socket",
                      EINVAL);
-  const std::string execId = randomId();
+  const std::string execId = randomHex(8);
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
   ::grpc::ExecProcessRequest ereq;
   ereq.set_container_id(req.id);

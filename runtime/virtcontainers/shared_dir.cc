@@ -2,12 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/fs_util.h"
 #include "lib/mount.h"
+#include "lib/random_hex.h"
 #include "lib/unique_fd.h"
 #include "runtime/virtcontainers/store.h"
 
@@ -15,21 +15,6 @@ namespace kata::vc::shared {
 namespace {
 
 std::string mountsDir(const std::string& sid) { return StorePaths::sharedDir(sid) + "/mounts"; }
-
-std::string randomHex(size_t bytes) {
-  unsigned char buf[16];
-  if (bytes > sizeof buf) bytes = sizeof buf;
-  if (getrandom(buf, bytes, 0) != ssize_t(bytes)) {
-    for (size_t i = 0; i < bytes; i++) buf[i] = static_cast<unsigned char>(rand());
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < bytes; i++) {
-    out += hex[buf[i] >> 4];
-    out += hex[buf[i] & 0xf];
-  }
-  return out;
-}
 
 std::string baseName(const std::string& path) {
   std::string p = path;
