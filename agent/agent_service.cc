@@ -83,9 +83,16 @@ Result<std::shared_ptr<Process>> AgentService::findProcess(const std::string& co
   if (req->signal() >= static_cast<uint32_t>(NSIG)) {
     return invalid("signal " + std::to_string(req->signal()) + " is out of range");
   }
+  int signal = static_cast<int>(req->signal());
+  if (req->exec_id().empty()) {
+    // As the Kata 1.x agent: no exec id means every process of the container (kill --all).
+    auto c = sandbox_.container(req->container_id());
+    if (!c.ok()) return toGrpcStatus(c.error());
+    return toGrpcStatus((*c)->signalAll(signal));
+  }
   auto p = findProcess(req->container_id(), req->exec_id());
   if (!p.ok()) return toGrpcStatus(p.error());
-  return toGrpcStatus((*p)->signal(static_cast<int>(req->signal())));
+  return toGrpcStatus((*p)->signal(signal));
 }
 
 ::grpc::Status AgentService::WaitProcess(Ctx* ctx, const ::grpc::WaitProcessRequest* req,

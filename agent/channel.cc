@@ -43,7 +43,9 @@ Status Channel::start(ChannelOptions options) {
   int rc = uv_loop_init(&loop_);
   if (rc < 0) return uv::uvError(rc, "create event loop");
   stopAsync_ = std::make_unique<uv_async_t>();
-  uv_async_init(&loop_, stopAsync_.get(), [](uv_async_t* a) { uv_stop(a->loop); });
+  stopAsync_->data = this;
+  uv_async_init(&loop_, stopAsync_.get(),
+                [](uv_async_t* a) { static_cast<Channel*>(a->data)->closeAll(); });
   KATA_TRY(retryTimer_.init(&loop_, [this] { openSerial(); }));
   if (options_.vsock) {
     if (auto s = listenVsock(); !s.ok()) {
@@ -58,7 +60,17 @@ void Channel::stop() {
   if (!thread_.joinable()) return;
   uv_async_send(stopAsync_.get());
   thread_.join();
-  // The loop is left as is: stop() only happens when the agent exits (host test mode).
+  int rc = uv_loop_close(&loop_);
+  if (rc < 0) log::warn("agent channel loop not closed", {{"error", uv_strerror(rc)}});
+}
+
+void Channel::closeAll() {
+  stopping_ = true;
+  session_.shutdown(makeError("agent stopping"));
+  retryTimer_.reset();
+  vsockPoll_.reset();
+  vsockFd_.reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(stopAsync_.get()), nullptr);
 }
 
 void Channel::run() {
@@ -100,14 +112,15 @@ void Channel::openSerial() {
     log::debug("agent channel session ended",
                {{"session", std::to_string(session)}, {"reason", why.str()}});
     // Host side gone (or not connected yet): serve a fresh session on a re-opened port.
-    retryTimer_.start(200);
+    if (!stopping_) retryTimer_.start(200);
   };
-  auto s = yamux::serveMux(&loop_, std::move(fd), newPeer, onClose);
-  if (!s.ok()) {
-    log::warn("agent channel failed", {{"error", s.error().str()}});
+  auto served = yamux::serveMux(&loop_, std::move(fd), newPeer, onClose);
+  if (!served.ok()) {
+    log::warn("agent channel failed", {{"error", served.error().str()}});
     retryTimer_.start(500);
     return;
   }
+  session_ = *served;
   log::debug("serving the agent channel", {{"port", path}, {"session", std::to_string(session)}});
 }
 

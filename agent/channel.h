@@ -16,6 +16,7 @@
 #include "lib/result.h"
 #include "lib/unique_fd.h"
 #include "lib/uv_handle.h"
+#include "lib/yamux_bridge.h"
 
 namespace kata::agent {
 
@@ -47,6 +48,7 @@ class Channel {
 
   /// Starts the channel thread (a libuv loop).
   Status start(ChannelOptions options);
+  /// Ends the session being served, closes every handle and the loop, joins the thread.
   void stop();
 
   /// Sessions served so far (for tests and logs).
@@ -57,6 +59,7 @@ class Channel {
   void openSerial();
   Status listenVsock();
   void acceptVsock();
+  void closeAll();  // on the loop thread: the loop then runs out of handles and returns
 
   std::function<void(int fd)> addConnection_;
   ChannelOptions options_;
@@ -65,6 +68,8 @@ class Channel {
   uv::Timer retryTimer_;
   uv::Poll vsockPoll_;
   UniqueFd vsockFd_;
+  yamux::ServedSession session_;
+  bool stopping_ = false;  // loop thread only
   std::thread thread_;
   std::atomic<uint64_t> sessions_{0};
   bool missingLogged_ = false;

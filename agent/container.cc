@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 
 #include "lib/container_id.h"
 #include "lib/log.h"
@@ -165,6 +166,28 @@ Result<std::shared_ptr<Process>> Container::process(const std::string& execId) c
                      ENOENT);
   }
   return it->second;
+}
+
+Status Container::signalAll(int signal) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The cgroup knows every process, forks included; the init and exec'd processes are added in
+  // case the cgroup cannot be read.
+  std::set<pid_t> pids;
+  for (pid_t pid : cgroup_.pids()) pids.insert(pid);
+  if (init_ && !init_->exited()) pids.insert(init_->pid());
+  for (const auto& [id, p] : execs_)
+    if (!p->exited()) pids.insert(p->pid());
+  size_t reached = 0;
+  for (pid_t pid : pids) {
+    if (pid <= 0) continue;
+    if (::kill(pid, signal) == 0) {
+      ++reached;
+    } else if (errno != ESRCH) {
+      return sysError("signal " + std::to_string(signal) + " to pid " + std::to_string(pid));
+    }
+  }
+  if (reached == 0) return makeError("container " + id() + " has no running process", ESRCH);
+  return okStatus();
 }
 
 void Container::killAll() {

@@ -48,6 +48,9 @@ class Container {
   /// "" or the init's exec id: the init; otherwise an exec'd process.
   Result<std::shared_ptr<Process>> process(const std::string& execId) const;
   std::shared_ptr<Process> init() const { return init_; }
+  /// Sends `signal` to every process of the container (its cgroup's; the init and the exec'd
+  /// processes when the cgroup lists none). ESRCH when none is left.
+  Status signalAll(int signal) const;
 
   /// Kills every process, waits up to `timeoutSec` (0 = no limit) for them, then frees the
   /// cgroup, storages and stdio. On timeout nothing is freed and the call may be retried.

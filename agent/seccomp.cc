@@ -69,7 +69,7 @@ Result<std::string> compileSeccomp(const grpc::LinuxSeccomp& profile,
   for (const auto& a : profile.architectures()) {
     KATA_ASSIGN_OR_RETURN(uint32_t arch, parseArch(a));
     int rc = seccomp_arch_add(c.ctx, arch);
-    if (rc != 0 && rc != -EEXIST) return makeError("seccomp: add architecture " + a, -rc);
+    if (rc != 0 && rc != -EEXIST) return sysError("seccomp: add architecture " + a, -rc);
   }
   for (const auto& rule : profile.syscalls()) {
     KATA_ASSIGN_OR_RETURN(uint32_t action, parseAction(rule.action()));
@@ -97,13 +97,13 @@ Result<std::string> compileSeccomp(const grpc::LinuxSeccomp& profile,
           if (rc != 0) break;
         }
       }
-      if (rc != 0) return makeError("seccomp: add rule for " + name, -rc);
+      if (rc != 0) return sysError("seccomp: add rule for " + name, -rc);
     }
   }
   UniqueFd mem(::memfd_create("seccomp-bpf", MFD_CLOEXEC));
   if (!mem) return sysError("memfd_create");
   int rc = seccomp_export_bpf(c.ctx, mem.get());
-  if (rc != 0) return makeError("seccomp: export BPF", -rc);
+  if (rc != 0) return sysError("seccomp: export BPF", -rc);
   std::string bpf;
   ::lseek(mem.get(), 0, SEEK_SET);
   char buf[8192];

@@ -113,7 +113,9 @@ Result<SyncMsg> recvMsg(int fd, int timeoutMs, UniqueFd* passed = nullptr) {
   return m;
 }
 
-Error errorFrom(const SyncMsg& m) { return makeError(m.text, m.code); }
+Error errorFrom(const SyncMsg& m) {
+  return m.code != 0 ? sysError(m.text, m.code) : makeError(m.text);
+}
 
 [[noreturn]] void childFail(const Error& e) {
   sendMsg(kSyncFd, kError, 0, e.code, e.message);

@@ -204,7 +204,7 @@ Error failureError(const SpawnOptions& o, const ChildFailure& f) {
   const char* stage = (f.stage >= 0 && f.stage < 5) ? kStageNames[f.stage] : "start";
   std::string what = std::string("spawn ") + o.argv[0] + ": " + stage;
   if (f.stage == kChdir) what += " " + o.cwd;
-  return makeError(what, f.err);
+  return sysError(what, f.err);
 }
 
 pid_t waitRetry(pid_t pid, int* status, int options) {

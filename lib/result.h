@@ -11,12 +11,13 @@
 namespace kata {
 
 struct Error {
-  int code = 0;         // errno value, 0 when the error is not a system call failure
+  int code = 0;         // errno value (also a category for validation errors), 0 when none
   std::string message;  // what failed, with its context ("open /x/config.json")
+  bool systemCall = false;  // a failed system call: strerror(code) completes the message
 
-  /// One line for users: "message: strerror(code)" or just the message.
+  /// One line for users: "message: strerror(code)" for failed system calls, else the message.
   std::string str() const {
-    if (code == 0) return message;
+    if (!systemCall || code == 0) return message;
     return message + ": " + std::strerror(code);
   }
   /// Prefixes the message with the context of the caller ("create sandbox: ...").
@@ -26,9 +27,14 @@ struct Error {
   }
 };
 
-/// An error from the current errno.
-inline Error sysError(std::string message) { return Error{errno, std::move(message)}; }
-/// An error with an explicit errno (or 0).
+/// A failed system call, from the current errno.
+inline Error sysError(std::string message) { return Error{errno, std::move(message), true}; }
+/// A failed system call whose errno is given (a child's, a library's negative return).
+inline Error sysError(std::string message, int code) {
+  return Error{code, std::move(message), true};
+}
+/// Any other error: the message says it all; `code` (an errno) classifies it for callers and
+/// exit statuses.
 inline Error makeError(std::string message, int code = 0) {
   return Error{code, std::move(message)};
 }

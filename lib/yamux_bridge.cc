@@ -143,8 +143,14 @@ MuxOptions serverOptions() {
   return o;
 }
 
-Status serveMux(uv_loop_t* loop, UniqueFd muxFd, std::function<Result<UniqueFd>()> newPeer,
-                std::function<void(const Error&)> onClose, MuxOptions options) {
+void ServedSession::shutdown(const Error& reason) const {
+  auto holder = mux_.lock();
+  if (holder && *holder && !(*holder)->closed()) (*holder)->shutdown(reason);
+}
+
+Result<ServedSession> serveMux(uv_loop_t* loop, UniqueFd muxFd,
+                               std::function<Result<UniqueFd>()> newPeer,
+                               std::function<void(const Error&)> onClose, MuxOptions options) {
   // The session owns itself: it is freed right after onClose, from the Mux's own deferred
   // callback, which allows destroying the Mux.
   auto holder = std::make_shared<std::unique_ptr<Mux>>();
@@ -167,7 +173,9 @@ Status serveMux(uv_loop_t* loop, UniqueFd muxFd, std::function<Result<UniqueFd>(
   };
   KATA_ASSIGN_OR_RETURN(*holder, Mux::start(loop, std::move(muxFd), std::move(options),
                                             std::move(accept), std::move(close)));
-  return okStatus();
+  ServedSession served;
+  served.mux_ = holder;
+  return served;
 }
 
 }  // namespace kata::yamux

@@ -6,7 +6,7 @@
 // Agent-side usage (virtio-serial port, one gRPC connection per stream):
 //
 //   auto port = openVirtioPort("/dev/vport0p1");           // O_RDWR|O_NONBLOCK|O_CLOEXEC
-//   Status st = kata::yamux::serveMux(
+//   auto served = kata::yamux::serveMux(
 //       loop, std::move(port),
 //       [&]() -> kata::Result<kata::UniqueFd> {            // one per accepted stream
 //         int sv[2];
@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 
 #include "lib/result.h"
 #include "lib/unique_fd.h"
@@ -44,11 +45,27 @@ Status bridge(Stream& stream, UniqueFd peer);
 /// Options for serveMux: server role, no pings of our own, no write timeout.
 MuxOptions serverOptions();
 
+/// A session started by serveMux, as seen by its owner: lets the owner end it early.
+class ServedSession {
+ public:
+  ServedSession() = default;
+  /// On the loop's thread: resets the streams, sends go-away and closes the connection; the
+  /// session's onClose follows and then it frees itself. Nothing when it already ended.
+  void shutdown(const Error& reason) const;
+
+ private:
+  friend Result<ServedSession> serveMux(uv_loop_t*, UniqueFd, std::function<Result<UniqueFd>()>,
+                                        std::function<void(const Error&)>, MuxOptions);
+  std::weak_ptr<std::unique_ptr<Mux>> mux_;
+};
+
 /// Serves yamux as the server on `muxFd` (virtio-serial port or socket): each stream the
 /// client opens is bridged to the fd returned by `newPeer` (stream reset when it fails). When
-/// the session ends (EOF/POLLHUP: the host side went away; a protocol error; a go-away),
-/// `onClose(reason)` runs once and the session frees itself.
-Status serveMux(uv_loop_t* loop, UniqueFd muxFd, std::function<Result<UniqueFd>()> newPeer,
-                std::function<void(const Error&)> onClose, MuxOptions options = serverOptions());
+/// the session ends (EOF/POLLHUP: the host side went away; a protocol error; a go-away;
+/// ServedSession::shutdown), `onClose(reason)` runs once and the session frees itself.
+Result<ServedSession> serveMux(uv_loop_t* loop, UniqueFd muxFd,
+                               std::function<Result<UniqueFd>()> newPeer,
+                               std::function<void(const Error&)> onClose,
+                               MuxOptions options = serverOptions());
 
 }  // namespace kata::yamux

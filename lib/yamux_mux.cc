@@ -138,7 +138,7 @@ void Mux::onPoll(int status, int events) {
       err = EIO;
     }
     cleanPeerClose_ = err == ECONNRESET || err == EPIPE;
-    terminate(makeError("yamux connection error", err));
+    terminate(sysError("yamux connection error", err));
     return;
   }
   if (events & UV_WRITABLE) flush();
@@ -158,7 +158,7 @@ void Mux::readInput() {
   if (n < 0) {
     // A peer that dies with our data unread shows up as a reset rather than end of file.
     cleanPeerClose_ = n == -ECONNRESET;
-    terminate(makeError("yamux connection read failed", static_cast<int>(-n)));
+    terminate(sysError("yamux connection read failed", static_cast<int>(-n)));
     return;
   }
   Status st = core_.receive({readBuf_.data(), static_cast<size_t>(n)});
@@ -179,7 +179,7 @@ void Mux::flush() {
     if (n == 0) break;
     if (n < 0) {
       cleanPeerClose_ = n == -EPIPE || n == -ECONNRESET;
-      terminate(makeError("yamux connection write failed", static_cast<int>(-n)));
+      terminate(sysError("yamux connection write failed", static_cast<int>(-n)));
       return;
     }
     core_.advanceOutput(static_cast<size_t>(n));

@@ -17,6 +17,8 @@ set -euo pipefail
 
 kernel="" initrd="" image="" root="pmem" machine="pc" runs=5 until="userspace"
 marker="KATA-TEST: userspace" build="" label="" extra="" timeout=120
+# Debian's python3 (python3-grpcio), not one an environment manager put first in PATH.
+python=${PYTHON:-/usr/bin/python3}
 while [ $# -gt 0 ]; do
   case $1 in
     --kernel) kernel=$2; shift 2 ;;
@@ -43,7 +45,7 @@ case $until in
   userspace) ;;
   check)
     [ -x "$build/bin/kata-proxy" ] || die "--until check needs --build DIR with bin/kata-proxy"
-    python3 -c 'import grpc' 2>/dev/null || die "--until check needs python3-grpcio"
+    "$python" -c 'import grpc' 2>/dev/null || die "--until check needs python3-grpcio (for $python)"
     ;;
   *) die "--until must be userspace or check" ;;
 esac
@@ -142,7 +144,7 @@ one_run() {
       -sandbox measure >/dev/null 2>&1 &
     proxy_pid=$!
     local deadline=$((SECONDS + timeout))
-    until [ -S "$work/proxy.sock" ] && python3 -c "$check_client" "$work/proxy.sock" 1; do
+    until [ -S "$work/proxy.sock" ] && "$python" -c "$check_client" "$work/proxy.sock" 1; do
       [ $SECONDS -lt $deadline ] || { tail -n 20 "$work/console.log" >&2; die "no Check answer within ${timeout}s"; }
       sleep 0.05
     done

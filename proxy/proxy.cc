@@ -49,7 +49,7 @@ Result<UniqueFd> connectUnix(const std::string& path, int retryMs) {
     if (fd) return fd;
     int err = fd.error().code;
     bool transient = err == ENOENT || err == ECONNREFUSED || err == EAGAIN;
-    if (!transient || waited >= retryMs) return makeError("connect to " + path, err);
+    if (!transient || waited >= retryMs) return sysError("connect to " + path, err);
     sleepMs(stepMs);
   }
 }

@@ -39,7 +39,7 @@ Result<sigset_t> blockForwardedSignals() {
   if (::signal(SIGPIPE, SIG_IGN) == SIG_ERR) return sysError("ignore SIGPIPE");
   sigset_t set = forwardedSignals();
   int rc = ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  if (rc != 0) return makeError("block forwarded signals", rc);
+  if (rc != 0) return sysError("block forwarded signals", rc);
   return set;
 }
 

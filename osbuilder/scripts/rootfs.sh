@@ -22,7 +22,7 @@ usage="usage: rootfs.sh OUT_DIR AGENT KVER MODULES_DIR MODULES DEBUG"
 out=${1:?$usage}
 agent=${2:?$usage}
 kver=${3:?$usage}
-moddir=${4:?$usage}
+moddir=${4?$usage}  # empty when KVER is none
 modules=${5-}
 debug=${6:-no}
 

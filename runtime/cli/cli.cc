@@ -73,6 +73,21 @@ Status expectArgs(const Context& ctx, size_t n, const char* what) {
   return okStatus();
 }
 
+const FlagSpec kPreserveFdsFlag = {
+    {"preserve-fds"}, true, "pass N additional file descriptors (only 0: fds cannot enter the VM)"};
+
+Status checkPreserveFds(const Context& ctx) {
+  if (!ctx.args.has("preserve-fds")) return okStatus();
+  std::string n = ctx.args.get("preserve-fds");
+  if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos)
+    return makeError("--preserve-fds: \"" + n.substr(0, 32) + "\" is not a number", EINVAL);
+  if (n.find_first_not_of('0') != std::string::npos)
+    return makeError("--preserve-fds " + n.substr(0, 32) +
+                         ": host file descriptors cannot be passed into the VM",
+                     ENOTSUP);
+  return okStatus();
+}
+
 int runCli(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   // Global flags: everything before the command name.

@@ -46,6 +46,10 @@ const std::vector<Command>& commands();
 /// Requires exactly `n` positional arguments, naming them in the error ("container id").
 Status expectArgs(const Context& ctx, size_t n, const char* what);
 
+/// runc's --preserve-fds (create, run, exec). Host file descriptors cannot cross into the VM,
+/// so only 0 is accepted; anything else fails before the VM is touched.
+extern const FlagSpec kPreserveFdsFlag;
+Status checkPreserveFds(const Context& ctx);
 /// The whole CLI: global flags, dispatch, logging of errors. Returns the exit status.
 int runCli(int argc, char** argv);
 

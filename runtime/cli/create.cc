@@ -6,6 +6,7 @@ namespace {
 
 Result<int> create(Context& ctx) {
   KATA_TRY(expectArgs(ctx, 1, "container id"));
+  KATA_TRY(checkPreserveFds(ctx));
   KATA_ASSIGN_OR_RETURN(vc::RuntimeContext rc, ctx.runtime());
   vc::CreateRequest req;
   req.id = ctx.args.positional[0];
@@ -27,7 +28,8 @@ const Command kCreateCommand = {
      {{"console"}, true, "path to a pseudo terminal (unused, for compatibility)"},
      {{"console-socket"}, true, "path to an AF_UNIX socket receiving the pty master"},
      {{"pid-file"}, true, "file to write the process id to"},
-     {{"no-pivot"}, false, "do not use pivot root (no effect: the guest always pivots)"}},
+     {{"no-pivot"}, false, "do not use pivot root (no effect: the guest always pivots)"},
+     kPreserveFdsFlag},
     create};
 
 }  // namespace kata::cli

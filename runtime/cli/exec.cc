@@ -61,6 +61,7 @@ Result<int> execVerb(Context& ctx) {
   if (ctx.args.positional.empty()) return makeError("requires a container id", EINVAL);
   if (!ctx.args.has("process") && ctx.args.positional.size() < 2)
     return makeError("exec: no command given (args or --process)", EINVAL);
+  KATA_TRY(checkPreserveFds(ctx));
   KATA_ASSIGN_OR_RETURN(vc::RuntimeContext rc, ctx.runtime());
   vc::ExecRequest req;
   req.id = ctx.args.positional[0];
@@ -95,7 +96,7 @@ const Command kExecCommand = {
      {{"no-new-privs"}, false, "set the no new privileges value for the process"},
      {{"cap", "c"}, true, "add a capability to the bounding set for the process"},
      {{"no-subreaper"}, false, "disable the use of the subreaper used to reap reparented processes"},
-     {{"preserve-fds"}, true, "pass N additional file descriptors to the container"}},
+     kPreserveFdsFlag},
     execVerb,
     true};
 

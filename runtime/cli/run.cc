@@ -9,6 +9,7 @@ namespace {
 
 Result<int> run(Context& ctx) {
   KATA_TRY(expectArgs(ctx, 1, "container id"));
+  KATA_TRY(checkPreserveFds(ctx));
   KATA_ASSIGN_OR_RETURN(vc::RuntimeContext rc, ctx.runtime());
   KATA_ASSIGN_OR_RETURN(bool detach, ctx.args.flag("detach"));
   vc::CreateRequest req;
@@ -45,7 +46,8 @@ const Command kRunCommand = {
      {{"console-socket"}, true, "path to an AF_UNIX socket receiving the pty master"},
      {{"pid-file"}, true, "file to write the process id to"},
      {{"detach", "d"}, false, "detach from the container's process"},
-     {{"no-pivot"}, false, "do not use pivot root (no effect: the guest always pivots)"}},
+     {{"no-pivot"}, false, "do not use pivot root (no effect: the guest always pivots)"},
+     kPreserveFdsFlag},
     run};
 
 }  // namespace kata::cli

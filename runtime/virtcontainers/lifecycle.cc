@@ -390,9 +390,9 @@ Status killContainer(const RuntimeContext& ctx, const std::string& id, int signa
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
   ::grpc::SignalProcessRequest req;
   req.set_container_id(id);
-  req.set_exec_id("");  // the container's init; its death ends every process of the container
+  // The init's exec id is the container id; an empty one asks the agent for every process.
+  req.set_exec_id(all ? "" : id);
   req.set_signal(uint32_t(signal));
-  (void)all;
   auto sent = agent.call("SignalProcess", &::grpc::AgentService::Stub::SignalProcess, req, 10000);
   if (!sent.ok()) return std::move(sent).error();
   return okStatus();

@@ -134,10 +134,21 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
 }
 
 std::string tailOfFile(const std::string& path, size_t maxLines) {
-  auto content = readFile(path, 64 << 20);
-  if (!content.ok()) return "";
+  // Only the end of the file is read: a console log can grow without bound.
+  constexpr off_t kWindow = 64 << 10;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return "";
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return "";
+  off_t start = st.st_size > kWindow ? st.st_size - kWindow : 0;
+  std::string content(size_t(st.st_size - start), '\0');
+  ssize_t n = ::pread(fd.get(), content.data(), content.size(), start);
+  if (n <= 0) return "";
+  content.resize(size_t(n));
+  // A partial first line (cut by the window) is not shown.
+  if (start > 0) content.erase(0, std::min(content.size(), content.find('\n') + 1));
   std::vector<std::string> lines;
-  std::istringstream in(*content);
+  std::istringstream in(content);
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();

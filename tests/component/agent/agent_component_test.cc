@@ -147,9 +147,26 @@ TEST(Agent, ExecSignalAndWait) {
   CHECK(h.exec(cid, "e3", {"sh", "-c", "kill -9 $$"}).ok());
   CHECK_EQUAL(137, h.wait(cid, "e3"));
 
-  CHECK(h.signal(cid, "", SIGTERM).ok());  // the init traps TERM
+  CHECK(h.signal(cid, cid, SIGTERM).ok());  // the init (exec id = container id) traps TERM
   CHECK_EQUAL(7, h.wait(cid, ""));
   s = h.exec(cid, "e4", {"true"});
+  CHECK_EQUAL(::grpc::StatusCode::FAILED_PRECONDITION, s.error_code());
+  CHECK(h.remove(cid).ok());
+}
+
+// kill without --all reaches the init only; an empty exec id (kill --all) reaches every process.
+TEST(Agent, EmptyExecIdSignalsEveryProcessOfTheContainer) {
+  std::string cid = "c-killall";
+  createAndStart(cid, {"sh", "-c", "trap '' TERM; while true; do sleep 0.05; done"});
+  CHECK(h.exec(cid, "e1", {"sleep", "100"}).ok());
+  CHECK(h.signal(cid, cid, SIGTERM).ok());  // the init ignores it; e1 never sees it
+  CHECK(h.signal(cid, "e1", 0).ok());       // signal 0: e1 is still there
+  CHECK(h.signal(cid, "", SIGTERM).ok());
+  CHECK_EQUAL(128 + SIGTERM, h.wait(cid, "e1"));
+  CHECK(h.signal(cid, cid, 0).ok());  // the init ignored TERM
+  CHECK(h.signal(cid, "", SIGKILL).ok());
+  CHECK_EQUAL(128 + SIGKILL, h.wait(cid, ""));
+  auto s = h.signal(cid, "", SIGKILL);  // nothing left to signal
   CHECK_EQUAL(::grpc::StatusCode::FAILED_PRECONDITION, s.error_code());
   CHECK(h.remove(cid).ok());
 }

@@ -445,7 +445,7 @@ class ServerSide {
   void runLoop(UniqueFd conn) {
     uv_loop_t loop;
     uv_loop_init(&loop);
-    Status st = yamux::serveMux(
+    auto st = yamux::serveMux(
         &loop, std::move(conn),
         [this]() -> Result<UniqueFd> {
           int sv[2];

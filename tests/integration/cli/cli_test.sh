@@ -88,6 +88,14 @@ test_usage_errors() {
   out=$("$RUNTIME" --kata-show-default-config-paths)
   expect_eq "default paths" "/etc/kata-containers/configuration.toml
 /usr/share/defaults/kata-containers/configuration.toml" "$out" || return
+  # Host fds cannot enter the VM: refused up front, before any state is written.
+  out=$(rt exec --preserve-fds 2 nosuch true 2>&1); rc=$?
+  expect_eq "exec --preserve-fds 2 status" 1 "$rc" || return
+  expect_contains "exec --preserve-fds 2" "cannot be passed into the VM" "$out" || return
+  out=$(rt run --preserve-fds x --bundle "$TEST_ROOT" c1 2>&1); rc=$?
+  expect_eq "run --preserve-fds x status" 1 "$rc" || return
+  expect_contains "run --preserve-fds x" '"x" is not a number' "$out" || return
+  expect_eq "nothing left under --root" "" "$(ls -A "$TEST_ROOT/state" 2>/dev/null)" || return
   pass
 }
 

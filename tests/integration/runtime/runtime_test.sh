@@ -61,20 +61,56 @@ test_run_prints_guest_kernel() {
   pass
 }
 
+# Adds OCI hooks to a bundle's config.json: each records its kind and the state it got on
+# stdin in $TEST_ROOT/hooks/; the hook named by $2 (if any) fails instead.
+add_recording_hooks() {
+  local bundle=$1 failing=${2:-}
+  mkdir -p "$TEST_ROOT/hooks"
+  python3 - "$bundle/config.json" "$TEST_ROOT/hooks" "$failing" <<'PY'
+import json, sys
+path, out, failing = sys.argv[1:4]
+spec = json.load(open(path))
+def hook(kind):
+    script = f'cat > {out}/{kind}.json; echo {kind} >> {out}/order'
+    if kind == failing:
+        script += '; echo "hook refuses" >&2; exit 3'
+    return [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 30}]
+spec["hooks"] = {k: hook(k) for k in ("prestart", "createRuntime", "poststart", "poststop")}
+json.dump(spec, open(path, "w"), indent=1)
+PY
+}
+
 test_lifecycle() {
-  begin "create, start, state, exec, kill, delete"
-  make_bundle "$B/life" false '{}' sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'
+  begin "create, start, state, exec, kill, delete; OCI hooks on the host"
   local out rc pid
+  # A failing prestart hook fails create and leaves nothing behind.
+  make_bundle "$B/hookfail" false '{}' true
+  add_recording_hooks "$B/hookfail" prestart
+  out=$(rt create --bundle "$B/hookfail" hookfail </dev/null 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "create succeeded although its prestart hook failed"; return; }
+  expect_contains "prestart failure reported" "hook refuses" "$out" || return
+  expect_no_residue hookfail || return
+  rm -rf "$TEST_ROOT/hooks"
+
+  make_bundle "$B/life" false '{}' sh -c 'trap "exit 0" TERM; while true; do sleep 1; done'
+  add_recording_hooks "$B/life"
   rt create --bundle "$B/life" --pid-file "$TEST_ROOT/life.pid" life </dev/null >/dev/null 2>"$TEST_ROOT/create.err"; rc=$?
   expect_eq "create (stderr: $(tail -c 600 "$TEST_ROOT/create.err"))" 0 "$rc" || return
   wait_status life created 10 || { fail "state after create is not created"; return; }
   pid=$(cat "$TEST_ROOT/life.pid")
+  expect_eq "hooks run at create" "prestart createRuntime" "$(echo $(cat "$TEST_ROOT/hooks/order"))" || return
+  out=$(cat "$TEST_ROOT/hooks/prestart.json")
+  expect_contains "prestart state id" '"id":"life"' "$out" || return
+  expect_contains "prestart state pid" "\"pid\":$pid" "$out" || return
+  expect_contains "prestart state bundle" "\"bundle\":\"$B/life\"" "$out" || return
   out=$(rt state life)
   expect_contains "state pid" "\"pid\" : $pid" "$out" || return
   kill -0 "$pid" || { fail "pid-file process $pid is not alive"; return; }
   out=$(rt start life 2>&1); rc=$?
   expect_eq "start: $out" 0 "$rc" || return
   wait_status life running 10 || { fail "state after start is not running"; return; }
+  expect_eq "poststart after start" "prestart createRuntime poststart" "$(echo $(cat "$TEST_ROOT/hooks/order"))" || return
+  expect_contains "poststart state" '"status":"running"' "$(cat "$TEST_ROOT/hooks/poststart.json")" || return
   out=$(rt start life 2>&1); rc=$?
   [ $rc -ne 0 ] || { fail "second start succeeded"; return; }
   out=$(rt exec life uname -r </dev/null); rc=$?
@@ -95,6 +131,8 @@ test_lifecycle() {
   wait_status life stopped 300 || { fail "container did not stop after SIGTERM"; return; }
   proc_running "$pid" && { fail "shim $pid outlived the container"; return; }
   rt delete life || { fail "delete"; return; }
+  expect_eq "poststop at delete" "prestart createRuntime poststart poststop" "$(echo $(cat "$TEST_ROOT/hooks/order"))" || return
+  expect_contains "poststop state" '"status":"stopped"' "$(cat "$TEST_ROOT/hooks/poststop.json")" || return
   expect_no_residue life || return
   pass
 }
@@ -123,6 +161,20 @@ test_ps_pause_update_events() {
   expect_contains "stats event" '"type":"stats"' "$out" || return
   expect_contains "memory limit in stats" '"limit":67108864' "$out" || return
   expect_contains "pids limit in stats" '"limit":50}' "$out" || return
+  # kill signals the init only (pid 1 in its namespace ignores TERM); kill --all reaches every
+  # process of the container, such as this exec'd sleep.
+  rt exec -d res sleep 1000 </dev/null >/dev/null 2>&1 || { fail "exec -d"; return; }
+  expect_contains "exec'd sleep in ps" "sleep 1000" "$(rt ps res)" || return
+  rt kill res TERM || { fail "kill TERM"; return; }
+  sleep 2
+  expect_contains "kill without --all spares other processes" "sleep 1000" "$(rt ps res)" || return
+  rt kill --all res TERM || { fail "kill --all TERM"; return; }
+  local waited=0
+  while rt ps res | grep -q "sleep 1000"; do
+    [ $waited -lt 60 ] || { fail "kill --all TERM did not reach the exec'd process"; return; }
+    sleep 1; waited=$((waited + 1))
+  done
+  wait_status res running 5 || { fail "init did not survive TERM (it ignores it)"; return; }
   rt delete --force res || { fail "delete"; return; }
   expect_no_residue res || return
   pass

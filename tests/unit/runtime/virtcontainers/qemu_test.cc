@@ -1,8 +1,11 @@
 #include "runtime/virtcontainers/qemu.h"
 
 #include <algorithm>
+#include <fstream>
 
 #include <CppUTest/TestHarness.h>
+
+#include "lib/temp_dir.h"
 
 using kata::vc::VmConfig;
 using kata::vc::VmPaths;
@@ -87,4 +90,22 @@ TEST(QemuArgv, KernelCommandLineOrder) {
   CHECK_TRUE(cmdline.size() >= 7 && cmdline.compare(cmdline.size() - 7, 7, "extra=1") == 0);
   c.debug = true;
   CHECK_TRUE(kata::vc::kernelCommandLine(c).find("agent.log=debug") != std::string::npos);
+}
+
+TEST_GROUP(TailOfFile){};
+
+TEST(TailOfFile, LastLinesOfALargeLogWithoutBlankOrCutLines) {
+  auto dir = kata::TempDir::create("tail-test");
+  CHECK_TRUE(dir.ok());
+  std::string path = dir->path() + "/console.log";
+  {
+    std::ofstream out(path);
+    for (int i = 0; i < 200000; i++) out << "boot line " << i << "\r\n";  // about 3.5 MB
+    out << "\nKernel panic - not syncing: no init\n\n";
+  }
+  STRCMP_EQUAL("boot line 199998\nboot line 199999\nKernel panic - not syncing: no init",
+               kata::vc::tailOfFile(path, 3).c_str());
+  STRCMP_EQUAL("", kata::vc::tailOfFile(dir->path() + "/missing.log", 3).c_str());
+  std::ofstream(dir->path() + "/short.log") << "only line";
+  STRCMP_EQUAL("only line", kata::vc::tailOfFile(dir->path() + "/short.log", 3).c_str());
 }
