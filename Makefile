@@ -9,6 +9,9 @@ JOBS       ?= $(shell nproc)
 CTEST_ARGS ?=
 # Where osbuilder puts the guest kernel, initrd and image (shared by every test suite).
 ASSETS     ?= $(CURDIR)/$(BUILD)/assets
+# Guest kernel: minimal (built from linux-source and cached, see docs/osbuilder.md) or debian
+# (Debian's linux-image-amd64: then set kernel = vmlinuz.container and initrd in the config).
+KERNEL     ?= minimal
 
 CMAKE_FLAGS = -DKATA_PREFIX=$(PREFIX)
 
@@ -26,7 +29,7 @@ build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 assets: build
-	@$(MAKE) -C osbuilder BUILD=$(CURDIR)/$(BUILD) OUT=$(ASSETS) all
+	@$(MAKE) -C osbuilder BUILD=$(CURDIR)/$(BUILD) OUT=$(ASSETS) KERNEL=$(KERNEL) all
 
 # Every suite: unit, component, VM integration, Docker end-to-end. The suites share one set of
 # guest assets built by `make assets`.

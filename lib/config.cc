@@ -189,6 +189,7 @@ void parseQemu(SectionParser& p, QemuConfig& q) {
   p.integer("memory_slots", q.memory_slots, 0, 256);
   p.integer("memory_offset", q.memory_offset, 0, INT64_MAX);
   p.boolean("disable_block_device_use", q.disable_block_device_use);
+  p.boolean("disable_image_nvdimm", q.disable_image_nvdimm);
   p.string("shared_fs", q.shared_fs, {"virtio-9p", "virtio-fs"});
   p.path("virtio_fs_daemon", q.virtio_fs_daemon);
   p.strings("valid_virtio_fs_daemon_paths", q.valid_virtio_fs_daemon_paths);
@@ -225,6 +226,7 @@ void parseQemu(SectionParser& p, QemuConfig& q) {
   p.integer("tx_rate_limiter_max_rate", q.tx_rate_limiter_max_rate, 0, INT64_MAX);
   p.string("accelerator", q.accelerator, {"auto", "kvm", "tcg"});
   p.string("guest_console", q.guest_console, {"ttyS0", "hvc0"});
+  p.integer("tcg_cache_size", q.tcg_cache_size, 4, 1024);
 }
 
 void parseProxy(SectionParser& p, ProxyConfig& c) {

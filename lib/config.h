@@ -18,7 +18,7 @@ namespace kata::config {
 /// [hypervisor.qemu]; the only hypervisor supported.
 struct QemuConfig {
   std::string path = "/usr/bin/qemu-system-x86_64";
-  std::string kernel = "/usr/share/kata-containers/vmlinuz.container";
+  std::string kernel = "/usr/share/kata-containers/vmlinux.container";
   std::string initrd;  // one of initrd / image must be set
   std::string image;
   std::string machine_type = "pc";  // "pc", "q35", "microvm", ...
@@ -33,6 +33,7 @@ struct QemuConfig {
   int memory_slots = 10;             // hotplug slots; 0..256
   uint64_t memory_offset = 0;        // MiB added to the maximum memory
   bool disable_block_device_use = false;
+  bool disable_image_nvdimm = false;  // image over virtio-blk instead of nvdimm/DAX
   std::string shared_fs = "virtio-9p";  // "virtio-9p" | "virtio-fs"
   std::string virtio_fs_daemon = "/usr/lib/qemu/virtiofsd";
   std::vector<std::string> valid_virtio_fs_daemon_paths;
@@ -72,6 +73,8 @@ struct QemuConfig {
   // Console the guest kernel logs to. Debian's kernel builds virtio_console as a module, so
   // hvc0 only exists once the agent has loaded it; ttyS0 works from the first line.
   std::string guest_console = "ttyS0";  // "ttyS0" | "hvc0"
+  // MiB of translated code QEMU keeps under TCG (its tb-size); no effect with KVM.
+  int tcg_cache_size = 32;
 };
 
 /// [proxy.kata]

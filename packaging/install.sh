@@ -14,7 +14,7 @@ done
   install -m 0755 "$BUILD/bin/containerd-shim-kata-v2" "$DESTDIR$PREFIX/bin/containerd-shim-kata-v2"
 install -m 0644 "$BUILD/configuration.toml" \
   "$DESTDIR$PREFIX/share/defaults/kata-containers/configuration.toml"
-for a in vmlinuz.container kata-containers-initrd.img kata-containers.img kernel-version; do
+for a in vmlinux.container vmlinuz.container kata-containers-initrd.img kata-containers.img kernel-version; do
   [ -e "$ASSETS/$a" ] && install -m 0644 "$ASSETS/$a" "$DESTDIR$PREFIX/share/kata-containers/$a"
 done
 echo "installed kata-runtime to $DESTDIR$PREFIX/bin; configuration in" \

@@ -400,7 +400,14 @@ Status killContainer(const RuntimeContext& ctx, const std::string& id, int signa
 
 Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool force) {
   KATA_TRY(validateContainerId(id));
-  KATA_ASSIGN_OR_RETURN(std::string sid, indexLookup(ctx.root, id));
+  auto indexed = indexLookup(ctx.root, id);
+  // A sandbox whose index entry is gone (another --root, a wiped state dir) is still found
+  // by --force under its own id, so that its VM and mounts can be cleaned up.
+  if (!indexed.ok() && force && indexed.error().code == ENOENT &&
+      ::access(StorePaths::sandboxDir(id).c_str(), F_OK) == 0) {
+    indexed = id;
+  }
+  KATA_ASSIGN_OR_RETURN(std::string sid, std::move(indexed));
   KATA_ASSIGN_OR_RETURN(FileLock lock, lockSandbox(sid, FileLock::Exclusive));
   auto sandbox = loadSandbox(sid);
   auto container = sandbox.ok() ? loadContainer(sid, id) : Result<ContainerState>(sandbox.error());

@@ -50,7 +50,7 @@ std::string kernelCommandLine(const VmConfig& c) {
   p.push_back(c.debug ? "agent.log=debug" : "quiet");
   p.push_back("agent.use_vsock=false");
   if (!c.imagePath.empty()) {
-    const bool pmem = c.blockDeviceDriver == "nvdimm";
+    const bool pmem = c.imageOnNvdimm;
     // osbuilder's image is partitioned; on pmem the first partition is DAX-capable.
     p.push_back(pmem ? "root=/dev/pmem0p1 rootflags=dax,errors=remount-ro"
                      : "root=/dev/vda1 rootflags=errors=remount-ro");
@@ -68,7 +68,7 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
   };
   add({"-name", "sandbox-" + id + ",debug-threads=on"});
   std::string machine = c.machineType;
-  const bool pmemImage = !c.imagePath.empty() && c.blockDeviceDriver == "nvdimm";
+  const bool pmemImage = !c.imagePath.empty() && c.imageOnNvdimm;
   if (pmemImage) machine += ",nvdimm=on";
   if (!c.machineAccelerators.empty()) machine += "," + c.machineAccelerators;
   add({"-machine", machine});

@@ -31,13 +31,13 @@ struct VmConfig {
   std::string guestConsole = "ttyS0";  // "ttyS0" (isa serial) or "hvc0" (virtconsole)
   std::string sharedFs = "virtio-9p";
   int msize9p = 8192;
-  std::string blockDeviceDriver = "virtio-blk";  // how `image` is attached: nvdimm or virtio-blk
+  bool imageOnNvdimm = true;  // `image` as a read-only nvdimm (DAX), else a virtio-blk disk
   std::string entropySource = "/dev/urandom";
   std::string firmware;
   bool debug = false;
   bool memPrealloc = false;
   bool hugepages = false;
-  int tcgCacheMiB = 64;  // bounds QEMU's translation cache under TCG (default would be 1 GiB)
+  int tcgCacheMiB = 32;  // bounds QEMU's translation cache under TCG (default would be 1 GiB)
 };
 
 /// Where one VM's sockets and files live (all under /run/vc/vm/<sandbox>/).

@@ -82,9 +82,10 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   vm.maxMemoryMiB = 0;  // memory hotplug is not offered yet: no maxmem headroom
   vm.kernelParams = q.kernel_params;
   vm.guestConsole = q.guest_console;
+  vm.tcgCacheMiB = q.tcg_cache_size;
   vm.sharedFs = q.shared_fs;
   vm.msize9p = int(q.msize_9p);
-  vm.blockDeviceDriver = q.block_device_driver == "nvdimm" ? "nvdimm" : "virtio-blk";
+  vm.imageOnNvdimm = !q.disable_image_nvdimm;
   vm.entropySource = q.entropy_source;
   vm.firmware = q.firmware;
   vm.debug = q.enable_debug || config.agent.enable_debug;

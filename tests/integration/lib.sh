@@ -145,7 +145,7 @@ finish() {
 
 require_assets() {
   local f
-  for f in "$KATA_ASSETS/vmlinuz.container" "$KATA_ASSETS/kata-containers-initrd.img" \
+  for f in "$KATA_ASSETS/vmlinux.container" "$KATA_ASSETS/kata-containers.img" \
            "$KATA_BUILD/bin/kata-proxy" "$KATA_BUILD/bin/kata-shim" "$RUNTIME"; do
     if [ ! -e "$f" ]; then
       echo "missing $f: run 'make assets' first" >&2

@@ -53,7 +53,7 @@ test_kata_check() {
   begin "kata-check gives a verdict and fails when an asset is missing"
   local out rc bad=$TEST_ROOT/bad.toml
   out=$(rt kata-check); rc=$?
-  if [ -e "$KATA_ASSETS/vmlinuz.container" ]; then
+  if [ -e "$KATA_ASSETS/vmlinux.container" ]; then
     expect_eq "verdict with assets ($out)" 0 "$rc" || return
     expect_contains "capable" "System is capable of running Kata Containers" "$out" || return
   else

@@ -33,8 +33,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Debian's kernel unless the caller passes KERNEL=minimal (a later assignment wins).
 osb_make() {
-  make -C "$src/osbuilder" BUILD="$build" AGENT="$test_init" DEBUG=yes "$@"
+  make -C "$src/osbuilder" BUILD="$build" AGENT="$test_init" DEBUG=yes KERNEL=debian "$@"
 }
 
 # boot KERNEL MACHINE MODE [ASSETS]: boots like the runtime (console on a chardev, agent
@@ -125,8 +126,14 @@ check_guest() {
   root=$(report root)
   case $root_kind in
     initramfs) [[ $root == rootfs\ /\ * ]] || fail "root is '$root', expected the initramfs" ;;
-    pmem) [[ $root == /dev/pmem0p1\ /\ ext4\ ro,*dax* ]] || fail "root is '$root', expected ro ext4 on pmem0p1 with dax" ;;
-    blk) [[ $root == /dev/vda1\ /\ ext4\ ro,* ]] || fail "root is '$root', expected ro ext4 on vda1" ;;
+    pmem)
+      [[ $root == *\ /\ ext4\ ro,*dax* ]] || fail "root is '$root', expected ro ext4 with dax"
+      [[ $(report rootdev) == *\ pmem0p1 ]] || fail "root device is '$(report rootdev)', expected pmem0p1"
+      ;;
+    blk)
+      [[ $root == *\ /\ ext4\ ro,* ]] || fail "root is '$root', expected ro ext4"
+      [[ $(report rootdev) == *\ vda1 ]] || fail "root device is '$(report rootdev)', expected vda1"
+      ;;
   esac
   echo "ok: kernel $got, root '$root', $(grep -c . "$assets/rootfs/lib/modules/kata-modules.list") modules from the list loaded"
 }

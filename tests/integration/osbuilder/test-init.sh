@@ -15,6 +15,13 @@ done </lib/modules/kata-modules.list
 echo "KATA-TEST: uname $(uname -r)"
 echo "KATA-TEST: modules $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 echo "KATA-TEST: root $(grep ' / ' /proc/mounts | tail -n 1)"
+# The kernel names a root it mounted itself /dev/root: report which block device that is.
+rootdev="$(awk '$5 == "/" { dev = $3 } END { print dev }' /proc/self/mountinfo)"
+for b in pmem0p1 vda1; do
+  dev=$(cat "/sys/class/block/$b/dev" 2>/dev/null)
+  [ -n "$dev" ] && [ "$dev" = "${rootdev%% *}" ] && rootdev="$rootdev $b"
+done
+echo "KATA-TEST: rootdev $rootdev"
 echo "KATA-TEST: cmdline $(cat /proc/cmdline)"
 echo "KATA-TEST: done"
 poweroff -f

@@ -39,7 +39,7 @@ std::string renderTemplate() {
   std::string s = *text;
   const std::pair<const char*, const char*> subs[] = {
       {"@QEMUPATH@", "/usr/bin/qemu-system-x86_64"},
-      {"@KERNELPATH@", "/usr/share/kata-containers/vmlinuz.container"},
+      {"@KERNELPATH@", "/usr/share/kata-containers/vmlinux.container"},
       {"@INITRDPATH@", "/usr/share/kata-containers/kata-containers-initrd.img"},
       {"@IMAGEPATH@", "/usr/share/kata-containers/kata-containers.img"},
       {"@PROXYPATH@", "/usr/libexec/kata-containers/kata-proxy"},
@@ -76,8 +76,10 @@ TEST(Config, RenderedTemplateParsesWithOurDefaults) {
   const cfg::Config& c = *r;
   STRCMP_EQUAL("configuration.toml", c.path.c_str());
   STRCMP_EQUAL("/usr/bin/qemu-system-x86_64", c.qemu.path.c_str());
-  STRCMP_EQUAL("/usr/share/kata-containers/kata-containers-initrd.img", c.qemu.initrd.c_str());
-  CHECK(c.qemu.image.empty());
+  STRCMP_EQUAL("/usr/share/kata-containers/vmlinux.container", c.qemu.kernel.c_str());
+  STRCMP_EQUAL("/usr/share/kata-containers/kata-containers.img", c.qemu.image.c_str());
+  CHECK(c.qemu.initrd.empty());
+  CHECK_FALSE(c.qemu.disable_image_nvdimm);
   STRCMP_EQUAL("pc", c.qemu.machine_type.c_str());
   LONGS_EQUAL(512, c.qemu.default_memory);
   LONGS_EQUAL(1, c.qemu.default_vcpus);
@@ -85,6 +87,7 @@ TEST(Config, RenderedTemplateParsesWithOurDefaults) {
   CHECK_FALSE(c.qemu.use_vsock);
   STRCMP_EQUAL("auto", c.qemu.accelerator.c_str());
   STRCMP_EQUAL("ttyS0", c.qemu.guest_console.c_str());
+  LONGS_EQUAL(32, c.qemu.tcg_cache_size);
   LONGS_EQUAL(8192, c.qemu.msize_9p);
   STRCMP_EQUAL("virtio-scsi", c.qemu.block_device_driver.c_str());
   STRCMP_EQUAL("/usr/libexec/kata-containers/kata-proxy", c.proxy.path.c_str());
@@ -100,7 +103,7 @@ TEST(Config, RenderedTemplateMentionsEveryKeyWeParse) {
   // Every key is meant to be documented in the template (set, with a comment above it).
   std::string t = renderTemplate();
   for (const char* key : {"accelerator",
-                          "guest_console",
+                          "guest_console", "tcg_cache_size",
                           "dial_timeout",
                           "enable_annotations",
                           "valid_hypervisor_paths",
@@ -123,7 +126,7 @@ TEST(Config, RenderedTemplateMentionsEveryKeyWeParse) {
                           "valid_virtio_fs_daemon_paths",
                           "virtio_fs_daemon",
                           "shared_fs",
-                          "disable_block_device_use",
+                          "disable_block_device_use", "disable_image_nvdimm",
                           "memory_offset",
                           "memory_slots",
                           "default_memory",

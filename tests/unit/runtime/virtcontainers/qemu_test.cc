@@ -36,9 +36,10 @@ TEST_GROUP(QemuArgv){};
 
 TEST(QemuArgv, TcgWithBoundedTranslationCacheAndAgentPort) {
   VmConfig c = baseConfig();
+  c.tcgCacheMiB = 16;
   auto argv = kata::vc::qemuArgv("sb1", c, VmPaths{"/run/vc/vm/sb1"}, "/share");
   STRCMP_EQUAL("/usr/bin/qemu-system-x86_64", argv[0].c_str());
-  CHECK_TRUE(hasPair(argv, "-accel", "tcg,tb-size=64"));
+  CHECK_TRUE(hasPair(argv, "-accel", "tcg,tb-size=16"));
   CHECK_TRUE(hasPair(argv, "-machine", "pc"));
   CHECK_TRUE(hasPair(argv, "-device", "virtserialport,chardev=charch0,id=channel0,name=agent.channel.0"));
   CHECK_TRUE(hasPair(argv, "-chardev",
@@ -68,13 +69,20 @@ TEST(QemuArgv, NvdimmImageRoot) {
   VmConfig c = baseConfig();
   c.initrdPath.clear();
   c.imagePath = "/img";
-  c.blockDeviceDriver = "nvdimm";
+  c.imageOnNvdimm = true;
   auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
   CHECK_TRUE(hasPair(argv, "-machine", "pc,nvdimm=on"));
   CHECK_TRUE(hasPair(argv, "-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"));
   CHECK_FALSE(contains(argv, "-initrd"));
   std::string cmdline = kata::vc::kernelCommandLine(c);
   CHECK_TRUE(cmdline.find("root=/dev/pmem0p1 rootflags=dax") != std::string::npos);
+
+  c.imageOnNvdimm = false;  // disable_image_nvdimm: a read-only virtio-blk disk instead
+  argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-machine", "pc"));
+  CHECK_TRUE(hasPair(argv, "-device", "virtio-blk-pci,drive=image0"));
+  CHECK_FALSE(hasPair(argv, "-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"));
+  CHECK_TRUE(kata::vc::kernelCommandLine(c).find("root=/dev/vda1") != std::string::npos);
 }
 
 TEST(QemuArgv, KernelCommandLineOrder) {
