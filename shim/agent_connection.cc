@@ -10,6 +10,9 @@ Result<AgentConnection::Handle> AgentConnection::get() {
     KATA_ASSIGN_OR_RETURN(UniqueFd fd, dialer_());
     ::grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(kMaxAgentReplyBytes);
+    // A whole output chunk may arrive without waiting for HTTP/2 window updates: each one is a
+    // round trip into the VM, slow under TCG.
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kMaxAgentReplyBytes);
     // Passing the fd hands its ownership to gRPC, which closes it with the channel.
     auto channel = ::grpc::CreateCustomInsecureChannelFromFd("kata-agent", fd.release(), args);
     if (!channel) return makeError("create gRPC channel to the agent");

@@ -20,8 +20,9 @@ namespace kata::shim {
 using Dialer = std::function<Result<UniqueFd>()>;
 
 /// Largest agent reply accepted: replies are hostile input, and the biggest legitimate one is a
-/// ReadStdout/ReadStderr chunk of the size the shim asked for (64 KiB).
-inline constexpr int kMaxAgentReplyBytes = 1 << 20;
+/// ReadStdout/ReadStderr chunk of the size the shim asks for (ShimConfig::readSize, 1 MiB)
+/// plus its framing.
+inline constexpr int kMaxAgentReplyBytes = 2 << 20;
 
 class AgentConnection {
  public:

@@ -203,7 +203,7 @@ void Shim::outputLoop(bool isStderr) {
 }
 
 void Shim::stdinLoop() {
-  std::string buf(config_.readSize, '\0');
+  std::string buf(config_.stdinChunk, '\0');
   // No stdin at all is an empty one: the process must see EOF, not wait forever.
   while (config_.stdinFd >= 0) {
     pollfd fds[2] = {{config_.stdinFd, POLLIN, 0}, {stopEvent_.get(), POLLIN, 0}};

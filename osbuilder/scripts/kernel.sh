@@ -30,6 +30,11 @@ need_cmd gcc make flex bison bc tar xz nice flock
 key=$( { cat "$fragment"; echo "$src_pkg $src_version"; gcc -dumpfullversion;
          echo "recipe $RECIPE_VERSION"; } | sha256sum | cut -c1-16)
 out=$cache_root/$key
+# Caches from before --no-print-directory may hold make's directory lines around the release.
+if [ -f "$out/kernel-version" ] && [ "$(wc -l <"$out/kernel-version")" -ne 1 ]; then
+  grep -v '^make' "$out/kernel-version" | head -n 1 >"$out/kernel-version.tmp"
+  mv "$out/kernel-version.tmp" "$out/kernel-version"
+fi
 if [ -f "$out/bzImage" ] && [ -f "$out/vmlinux" ] && [ -f "$out/kernel-version" ]; then
   info "minimal kernel $(cat "$out/kernel-version") is cached in $out"
   echo "$out"
@@ -63,7 +68,10 @@ obj=$cache_root/obj-$key
 mkdir -p "$obj"
 kmake() {
   # Pinned build metadata: the kernel embeds user, host and date in its version banner.
-  make -C "$src" O="$obj" ARCH=x86_64 KBUILD_BUILD_USER=kata-cpp KBUILD_BUILD_HOST=osbuilder \
+  # --no-print-directory: under a parent make (make assets), "Entering directory" lines would
+  # otherwise land in the output of kernelrelease.
+  make --no-print-directory -C "$src" O="$obj" ARCH=x86_64 KBUILD_BUILD_USER=kata-cpp \
+    KBUILD_BUILD_HOST=osbuilder \
     KBUILD_BUILD_TIMESTAMP="@$SOURCE_DATE_EPOCH" "$@"
 }
 
@@ -87,8 +95,8 @@ done < <(grep -E '^CONFIG_[A-Za-z0-9_]+=' "$fragment")
 [ -z "$missing" ] || die "kernel config lost (unmet dependencies?):$missing"
 
 total_file=$cache_root/.objects-estimate
-estimate=$(cat "$total_file" 2>/dev/null || echo 2600)
-info "building $src_pkg $src_version with -j$jobs (about 6 min on 2 cores); log: $obj/build.log"
+estimate=$(cat "$total_file" 2>/dev/null || echo 1720)
+info "building $src_pkg $src_version with -j$jobs (about 12 min on 2 idle cores); log: $obj/build.log"
 start=$(date +%s)
 count=0
 # One progress line per 100 compiled objects keeps CI logs readable yet shows it is alive.

@@ -300,6 +300,14 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   c.created = log::timestamp();
   c.annotations = spec.annotations;
   c.hooks = oci::toJson(spec)["hooks"];
+  for (const char* inGuest : {"createContainer", "startContainer"}) {
+    if (c.hooks.isObject() && c.hooks.isMember(inGuest) && !c.hooks[inGuest].empty()) {
+      log::warn(std::string(inGuest) +
+                    " hooks are not run: they would have to run in the container's namespaces, "
+                    "inside the VM",
+                {{"container", c.id}});
+    }
+  }
   undo.add([&] {
     for (auto it = c.hostMounts.rbegin(); it != c.hostMounts.rend(); ++it)
       (void)shared::unshare(sid, *it);
