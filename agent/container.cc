@@ -170,33 +170,33 @@ Result<std::shared_ptr<Process>> Container::process(const std::string& execId) c
 
 Status Container::signalAll(int signal) const {
   std::lock_guard<std::mutex> lock(mu_);
+  return signalEveryProcess(signal);
+}
+
+Status Container::signalEveryProcess(int signal) const {
   // The cgroup knows every process, forks included; the init and exec'd processes are added in
-  // case the cgroup cannot be read.
+  // case the cgroup cannot be read. Every process gets the signal even when one fails.
   std::set<pid_t> pids;
   for (pid_t pid : cgroup_.pids()) pids.insert(pid);
   if (init_ && !init_->exited()) pids.insert(init_->pid());
   for (const auto& [id, p] : execs_)
     if (!p->exited()) pids.insert(p->pid());
   size_t reached = 0;
+  Status failed = okStatus();
   for (pid_t pid : pids) {
     if (pid <= 0) continue;
     if (::kill(pid, signal) == 0) {
       ++reached;
-    } else if (errno != ESRCH) {
-      return sysError("signal " + std::to_string(signal) + " to pid " + std::to_string(pid));
+    } else if (errno != ESRCH && failed.ok()) {
+      failed = sysError("signal " + std::to_string(signal) + " to pid " + std::to_string(pid));
     }
   }
+  if (!failed.ok()) return failed;
   if (reached == 0) return makeError("container " + id() + " has no running process", ESRCH);
   return okStatus();
 }
 
-void Container::killAll() {
-  // With its own pid namespace, killing the init takes every process of the container along;
-  // otherwise the cgroup knows them all.
-  if (init_) (void)init_->signal(SIGKILL);
-  for (auto& [id, p] : execs_) (void)p->signal(SIGKILL);
-  for (pid_t pid : cgroup_.pids()) ::kill(pid, SIGKILL);
-}
+void Container::killAll() { (void)signalEveryProcess(SIGKILL); }
 
 Status Container::remove(unsigned timeoutSec) {
   std::unique_lock<std::mutex> lock(mu_);

@@ -48,8 +48,8 @@ class Container {
   /// "" or the init's exec id: the init; otherwise an exec'd process.
   Result<std::shared_ptr<Process>> process(const std::string& execId) const;
   std::shared_ptr<Process> init() const { return init_; }
-  /// Sends `signal` to every process of the container (its cgroup's; the init and the exec'd
-  /// processes when the cgroup lists none). ESRCH when none is left.
+  /// Sends `signal` to every process of the container (its cgroup's, plus the init and the
+  /// exec'd processes). ESRCH when none is left.
   Status signalAll(int signal) const;
 
   /// Kills every process, waits up to `timeoutSec` (0 = no limit) for them, then frees the
@@ -69,7 +69,8 @@ class Container {
  private:
   Container(ContainerConfig config, Reaper& reaper) : config_(std::move(config)), reaper_(reaper) {}
   std::vector<int> execNamespaces() const;
-  void killAll();
+  Status signalEveryProcess(int signal) const;  // mu_ held
+  void killAll();                               // mu_ held
 
   ContainerConfig config_;
   Reaper& reaper_;
