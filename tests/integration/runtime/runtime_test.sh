@@ -40,7 +40,14 @@ test_bad_inputs() {
   out=$(tail -n 1 "$TEST_ROOT/log.json")
   expect_contains "json log" '"level":"error"' "$out" || return
   expect_contains "json log msg" 'container nosuch does not exist' "$out" || return
-  for id in c1 c2 x; do expect_no_residue "$id" || return; done
+  # Sandbox state whose --root index entry is gone: only delete --force finds and removes it.
+  mkdir -p /run/vc/sbs/orphan && echo '{' > /run/vc/sbs/orphan/sandbox.json
+  out=$(rt delete orphan 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "delete without --force of an unindexed sandbox succeeded"; return; }
+  expect_contains "unindexed sandbox" "container orphan does not exist" "$out" || return
+  out=$(rt delete --force orphan 2>&1); rc=$?
+  expect_eq "delete --force of an unindexed sandbox: $out" 0 "$rc" || return
+  for id in c1 c2 x orphan; do expect_no_residue "$id" || return; done
   pass
 }
 
