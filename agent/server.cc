@@ -5,6 +5,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
+#include <grpc/support/time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +14,34 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 
+// gRPC's clock hook (libgpr, a plain global: a function pointer tests replace).
+extern "C++" gpr_timespec (*gpr_now_impl)(gpr_clock_type clock_type);
+
 namespace kata::agent {
+
+namespace {
+
+gpr_timespec (*grpcClock)(gpr_clock_type) = nullptr;
+
+gpr_timespec monotonicFromFiveSeconds(gpr_clock_type clock) {
+  gpr_timespec now = grpcClock(clock);
+  if (clock == GPR_CLOCK_MONOTONIC) now.tv_sec += 5;
+  return now;
+}
+
+// When gRPC first reads the time it refuses a CLOCK_MONOTONIC whose seconds are exactly 1 and
+// sleeps in 100 ms steps until they are not (gRPC 1.51, grpc_core's InitTime). A guest under
+// emulation starts the agent 1 to 2 s after boot, so that rule cost every sandbox up to a
+// second. Newer gRPC releases move their monotonic clock 5 s forward for the same reason; this
+// does the same through gRPC's clock hook. gRPC only ever compares its own readings, so the
+// offset is invisible outside it. Must run before gRPC starts any thread.
+void shiftGrpcMonotonicClock() {
+  if (grpcClock != nullptr) return;
+  grpcClock = gpr_now_impl;
+  gpr_now_impl = monotonicFromFiveSeconds;
+}
+
+}  // namespace
 
 AgentServer::AgentServer(Sandbox& sandbox, GuestServiceOptions guestOptions,
                          std::function<void()> onDestroySandbox)
@@ -22,6 +50,7 @@ AgentServer::AgentServer(Sandbox& sandbox, GuestServiceOptions guestOptions,
 AgentServer::~AgentServer() { shutdown(); }
 
 Status AgentServer::start(const std::vector<std::string>& unixPaths) {
+  shiftGrpcMonotonicClock();
   ::grpc::ServerBuilder builder;
   for (const auto& path : unixPaths) {
     auto slash = path.rfind('/');

@@ -24,6 +24,11 @@ constexpr const char* kUpstreamKernelParams =
     "i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k iommu=off cryptomgr.notests "
     "net.ifnames=0 pci=lastbus=0";
 
+// Ours on top: no ACPI for PCI interrupt routing. Evaluating the PCI link objects in ACPI
+// bytecode took 0.25 s per virtio device under TCG; virtio devices use MSI-X, and INTx falls
+// back to the firmware's routing table.
+constexpr const char* kKataCppKernelParams = "acpi=noirq";
+
 std::string join(const std::vector<std::string>& parts, const char* sep) {
   std::string out;
   for (const auto& p : parts) {
@@ -43,7 +48,7 @@ int imageSizeMiB(const std::string& path) {
 }  // namespace
 
 std::string kernelCommandLine(const VmConfig& c) {
-  std::vector<std::string> p = {kUpstreamKernelParams};
+  std::vector<std::string> p = {kUpstreamKernelParams, kKataCppKernelParams};
   p.push_back("console=" + c.guestConsole);
   p.push_back("panic=1");
   p.push_back("nr_cpus=" + std::to_string(std::max(c.vcpus, c.maxVcpus)));

@@ -4,9 +4,11 @@
 // gRPC through it. Then the client goes away and the agent must serve a new session.
 #include <fcntl.h>
 #include <grpcpp/create_channel_posix.h>
+#include <grpc/support/time.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -120,6 +122,15 @@ TEST(AgentChannel, ServesGrpcOverYamuxOnTheNamedPortAndReconnects) {
   agent::Sandbox sandbox(reaper, false);
   agent::AgentServer server(sandbox, {}, {});
   CHECK(server.start({}).ok());  // no listening socket: fds only, as in the guest
+  {
+    // The server moved gRPC's monotonic clock 5 s ahead (no 1 s start-up sleep in a young
+    // guest); the calls below show deadlines still work with it.
+    timespec mono{};
+    ::clock_gettime(CLOCK_MONOTONIC, &mono);
+    gpr_timespec grpcMono = gpr_now(GPR_CLOCK_MONOTONIC);
+    const int64_t ahead = grpcMono.tv_sec - mono.tv_sec;
+    CHECK_TEXT(ahead >= 4 && ahead <= 6, ("gRPC clock ahead by " + std::to_string(ahead)).c_str());
+  }
   {
     int sv[2];
     CHECK_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv));
