@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <memory>
@@ -57,33 +58,52 @@ Result<Json::Value> readJsonFile(const std::string& path, size_t maxBytes) {
   return parseJson(*text, path);
 }
 
+namespace {
+
+// Whether the locked file is still the one at `path` (a holder may have unlinked it, or
+// unlinked it and another process created a new one, while we waited).
+bool stillAtPath(int fd, const std::string& path) {
+  struct stat held, current;
+  if (fstat(fd, &held) != 0 || stat(path.c_str(), &current) != 0) return false;
+  return held.st_dev == current.st_dev && held.st_ino == current.st_ino;
+}
+
+long msSince(const struct timespec& start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+}
+
+}  // namespace
+
 Result<FileLock> FileLock::acquire(const std::string& path, Mode mode, int timeoutMs) {
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return sysError("open lock file " + path);
-  int op = (mode == Exclusive ? LOCK_EX : LOCK_SH);
-  if (timeoutMs < 0) {
-    while (flock(fd.get(), op) != 0) {
-      if (errno != EINTR) return sysError("lock " + path);
-    }
-    return FileLock(std::move(fd));
-  }
+  const int op = (mode == Exclusive ? LOCK_EX : LOCK_SH);
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    if (flock(fd.get(), op | LOCK_NB) == 0) return FileLock(std::move(fd));
-    if (errno != EWOULDBLOCK && errno != EINTR) return sysError("lock " + path);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long elapsedMs = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    if (elapsedMs >= timeoutMs) {
-      return makeError("lock " + path + ": still held by another process after " +
-                           std::to_string(timeoutMs) + " ms",
-                       EWOULDBLOCK);
+    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return sysError("open lock file " + path);
+    while (flock(fd.get(), timeoutMs < 0 ? op : op | LOCK_NB) != 0) {
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK) return sysError("lock " + path);
+      if (msSince(start) >= timeoutMs) {
+        return makeError("lock " + path + ": still held by another process after " +
+                             std::to_string(timeoutMs) + " ms",
+                         EWOULDBLOCK);
+      }
+      // flock has no timed wait; poll at a pace that is cheap yet responsive.
+      struct timespec pause = {0, 10 * 1000 * 1000};
+      nanosleep(&pause, nullptr);
     }
-    // flock has no timed wait; poll at a pace that is cheap yet responsive.
-    struct timespec pause = {0, 10 * 1000 * 1000};
-    nanosleep(&pause, nullptr);
+    if (stillAtPath(fd.get(), path)) return FileLock(std::move(fd), path, mode);
+    // The previous holder removed the file: lock whatever is at the path now.
   }
+}
+
+void FileLock::removeFile() {
+  if (!fd_.valid() || mode_ != Exclusive) return;
+  (void)unlink(path_.c_str());
+  release();
 }
 
 }  // namespace kata

@@ -25,6 +25,9 @@ Result<Json::Value> parseJson(std::string_view text, const std::string& what);
 
 /// An advisory lock (flock) on a lock file, created with mode 0600 if missing. Released when
 /// the object is destroyed. Shared locks coexist; an exclusive lock excludes all others.
+/// The holder of an exclusive lock may remove the file (removeFile) once what it guards is
+/// gone: a process that was waiting on the removed file notices that its lock is on a file no
+/// longer at the path and locks the path afresh, so removal never lets two holders in.
 class FileLock {
  public:
   enum Mode { Shared, Exclusive };
@@ -40,10 +43,15 @@ class FileLock {
   bool held() const { return fd_.valid(); }
   /// Releases the lock now.
   void release() { fd_.reset(); }
+  /// Unlinks the lock file, then releases the lock. Only for an exclusive holder.
+  void removeFile();
 
  private:
-  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  FileLock(UniqueFd fd, std::string path, Mode mode)
+      : fd_(std::move(fd)), path_(std::move(path)), mode_(mode) {}
   UniqueFd fd_;
+  std::string path_;
+  Mode mode_ = Shared;
 };
 
 }  // namespace kata

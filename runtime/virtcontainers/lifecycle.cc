@@ -235,6 +235,14 @@ Status teardownContainer(const RuntimeContext& ctx, const SandboxState& sandbox,
   return first;
 }
 
+// A sandbox whose state dir is gone needs no lock file either (removing it while holding the
+// exclusive lock is safe: see FileLock::removeFile).
+void removeLockOfGoneSandbox(FileLock& lock, const std::string& sid) {
+  if (::access(StorePaths::sandboxDir(sid).c_str(), F_OK) != 0 && errno == ENOENT) {
+    lock.removeFile();
+  }
+}
+
 }  // namespace
 
 Result<int> parseSignal(const std::string& text) {
@@ -278,15 +286,17 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   ContainerState c;
   std::optional<AgentClient> agent;
   ShimHandle shim;
+  FileLock lock;  // before the undo steps, so that they run while it is held
   KATA_TRY(indexAdd(ctx.root, req.id, sid, bundle));
   Rollback undo;
   undo.add([&] { (void)indexRemove(ctx.root, req.id); });
-  KATA_ASSIGN_OR_RETURN(FileLock lock, lockSandbox(sid, FileLock::Exclusive));
+  KATA_ASSIGN_OR_RETURN(lock, lockSandbox(sid, FileLock::Exclusive));
 
   if (role.member) {
     KATA_ASSIGN_OR_RETURN(sandbox, loadSandbox(sid));
     if (!sandboxAlive(sandbox)) return makeError("sandbox " + sid + " is not running", ESRCH);
   } else {
+    undo.add([&lock, &sid] { removeLockOfGoneSandbox(lock, sid); });
     SandboxSpec ss{sid, spec.hostname, {}};
     KATA_ASSIGN_OR_RETURN(sandbox, createSandbox(ctx.config, ss));
     undo.add([&sandbox] { (void)destroySandbox(sandbox); });
@@ -431,6 +441,7 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
       (void)removeAll(StorePaths::vmDir(sid));
       (void)removeAll(StorePaths::sandboxDir(sid));
     }
+    removeLockOfGoneSandbox(lock, sid);
     KATA_TRY(indexRemove(ctx.root, id));
     return st;
   }
@@ -448,6 +459,7 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
   if (members.empty() || sid == id) {
     Status st = destroySandbox(*sandbox);
     if (first.ok()) first = std::move(st);
+    removeLockOfGoneSandbox(lock, sid);
   } else {
     KATA_TRY(saveSandbox(*sandbox));
   }

@@ -112,7 +112,7 @@ wait_status() {
   return 1
 }
 
-# Nothing of sandbox SID may remain: processes, mounts, state, sockets.
+# Nothing of sandbox SID may remain: processes, mounts, state and lock files, sockets.
 expect_no_residue() {
   local sid=$1 what=""
   pgrep -f "sandbox-$sid" >/dev/null && what="$what qemu"
@@ -120,6 +120,7 @@ expect_no_residue() {
   pgrep -f -- "-container $sid " >/dev/null && what="$what shim"
   grep -q "/shared/sandboxes/$sid" /proc/self/mountinfo && what="$what mounts"
   [ -e "/run/vc/sbs/$sid" ] && what="$what /run/vc/sbs/$sid"
+  [ -e "/run/vc/sbs/.$sid.lock" ] && what="$what /run/vc/sbs/.$sid.lock"
   [ -e "/run/vc/vm/$sid" ] && what="$what /run/vc/vm/$sid"
   [ -e "/run/kata-containers/shared/sandboxes/$sid" ] && what="$what shared-dir"
   [ -e "$TEST_ROOT/state/$sid.json" ] && what="$what index"

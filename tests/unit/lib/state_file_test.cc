@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 #include "lib/fs_util.h"
 #include "lib/temp_dir.h"
@@ -105,6 +106,33 @@ TEST(StateFile, SecondExclusiveLockTimesOutWhileHeld) {
   auto third = FileLock::acquire(p, FileLock::Exclusive, 1000);
   CHECK(third.ok());
   for (int fd : {ready[0], ready[1], release[0], release[1]}) close(fd);
+}
+
+TEST(StateFile, WaiterOnARemovedLockFileLocksThePathAfresh) {
+  std::string p = dir.path() + "/lock";
+  auto first = FileLock::acquire(p, FileLock::Exclusive, 0);
+  CHECK(first.ok());
+  // flock conflicts between two open file descriptions even within one process.
+  Result<FileLock> waiter = makeError("not run");
+  std::thread t([&] { waiter = FileLock::acquire(p, FileLock::Exclusive, 5000); });
+  usleep(100 * 1000);  // the waiter is now polling the file about to be removed
+  first->removeFile();
+  CHECK_FALSE(first->held());
+  t.join();
+  CHECK_TEXT(waiter.ok(), waiter.ok() ? "" : waiter.error().str().c_str());
+  CHECK(access(p.c_str(), F_OK) == 0);  // a new file at the path...
+  CHECK_FALSE(FileLock::acquire(p, FileLock::Exclusive, 0).ok());  // ...that the waiter holds
+  waiter->removeFile();
+  CHECK(access(p.c_str(), F_OK) != 0);
+}
+
+TEST(StateFile, SharedHolderCannotRemoveTheLockFile) {
+  std::string p = dir.path() + "/lock";
+  auto shared = FileLock::acquire(p, FileLock::Shared, 0);
+  CHECK(shared.ok());
+  shared->removeFile();
+  CHECK(access(p.c_str(), F_OK) == 0);
+  CHECK(shared->held());
 }
 
 TEST(StateFile, SharedLocksCoexistAndReleaseOnDestruction) {
