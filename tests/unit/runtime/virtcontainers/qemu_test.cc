@@ -40,7 +40,8 @@ TEST(QemuArgv, TcgWithBoundedTranslationCacheAndAgentPort) {
   auto argv = kata::vc::qemuArgv("sb1", c, VmPaths{"/run/vc/vm/sb1"}, "/share");
   STRCMP_EQUAL("/usr/bin/qemu-system-x86_64", argv[0].c_str());
   CHECK_TRUE(hasPair(argv, "-accel", "tcg,tb-size=16"));
-  CHECK_TRUE(hasPair(argv, "-machine", "pc"));
+  CHECK_TRUE(hasPair(argv, "-machine", "pc,memory-backend=ram0"));
+  CHECK_TRUE(hasPair(argv, "-object", "memory-backend-memfd,id=ram0,share=on,size=512M"));
   CHECK_TRUE(hasPair(argv, "-device", "virtserialport,chardev=charch0,id=channel0,name=agent.channel.0"));
   CHECK_TRUE(hasPair(argv, "-chardev",
                      "socket,id=charch0,path=/run/vc/vm/sb1/kata.sock,server=on,wait=off"));
@@ -71,7 +72,7 @@ TEST(QemuArgv, NvdimmImageRoot) {
   c.imagePath = "/img";
   c.imageOnNvdimm = true;
   auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
-  CHECK_TRUE(hasPair(argv, "-machine", "pc,nvdimm=on"));
+  CHECK_TRUE(hasPair(argv, "-machine", "pc,nvdimm=on,memory-backend=ram0"));
   CHECK_TRUE(hasPair(argv, "-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"));
   CHECK_FALSE(contains(argv, "-initrd"));
   std::string cmdline = kata::vc::kernelCommandLine(c);
@@ -79,10 +80,24 @@ TEST(QemuArgv, NvdimmImageRoot) {
 
   c.imageOnNvdimm = false;  // disable_image_nvdimm: a read-only virtio-blk disk instead
   argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
-  CHECK_TRUE(hasPair(argv, "-machine", "pc"));
+  CHECK_TRUE(hasPair(argv, "-machine", "pc,memory-backend=ram0"));
   CHECK_TRUE(hasPair(argv, "-device", "virtio-blk-pci,drive=image0"));
   CHECK_FALSE(hasPair(argv, "-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"));
   CHECK_TRUE(kata::vc::kernelCommandLine(c).find("root=/dev/vda1") != std::string::npos);
+}
+
+TEST(QemuArgv, GuestRamBackendFollowsPreallocAndHugepages) {
+  VmConfig c = baseConfig();
+  c.memoryMiB = 512;
+  c.memPrealloc = true;
+  auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-object", "memory-backend-memfd,id=ram0,share=on,size=512M,prealloc=on"));
+  CHECK_FALSE(contains(argv, "-mem-prealloc"));  // the backend preallocates itself
+  c.hugepages = true;
+  argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-object",
+                     "memory-backend-file,id=ram0,mem-path=/dev/hugepages,share=on,prealloc=on,"
+                     "size=512M"));
 }
 
 TEST(QemuArgv, KernelCommandLineOrder) {
