@@ -63,9 +63,9 @@ trap 'exit 130' INT TERM
 
 # The runtime's QEMU command line (see docs/osbuilder.md), one machine type at a time.
 qemu_args() {
-  # The parameters kata-runtime passes (runtime/virtcontainers/qemu.cc: kUpstreamKernelParams,
-  # kKataCppKernelParams and the agent's channel): the i8042 ones alone save half a second of
-  # mouse probing, acpi=noirq a quarter of a second per PCI device.
+  # The CPU model and parameters kata-runtime passes (runtime/virtcontainers/qemu.cc: TCG's
+  # -cpu, kUpstreamKernelParams, kKataCppKernelParams and the agent's channel): the i8042 ones
+  # alone save half a second of mouse probing, acpi=noirq a quarter of a second per PCI device.
   local append="console=ttyS0 quiet panic=1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1
     i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k iommu=off
     cryptomgr.notests net.ifnames=0 pci=lastbus=0 acpi=noirq agent.use_vsock=false $extra"
@@ -82,7 +82,7 @@ qemu_args() {
     *) die "unknown machine $machine" ;;
   esac
   # shellcheck disable=SC2054  # commas belong to QEMU option values
-  local args=(-cpu max -smp 1 -nographic -nodefaults -no-user-config -no-reboot
+  local args=(-cpu max,-erms -smp 1 -nographic -nodefaults -no-user-config -no-reboot
     -serial chardev:cons -chardev "socket,id=cons,path=$work/console.sock,server=on,wait=off"
     -device "virtio-serial-$bus" -device virtserialport,chardev=ch0,name=agent.channel.0
     -chardev "socket,id=ch0,path=$work/kata.sock,server=on,wait=off" -kernel "$kernel"

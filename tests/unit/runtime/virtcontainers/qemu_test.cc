@@ -40,6 +40,7 @@ TEST(QemuArgv, TcgWithBoundedTranslationCacheAndAgentPort) {
   auto argv = kata::vc::qemuArgv("sb1", c, VmPaths{"/run/vc/vm/sb1"}, "/share");
   STRCMP_EQUAL("/usr/bin/qemu-system-x86_64", argv[0].c_str());
   CHECK_TRUE(hasPair(argv, "-accel", "tcg,tb-size=16"));
+  CHECK_TRUE(hasPair(argv, "-cpu", "max,-erms"));
   CHECK_TRUE(hasPair(argv, "-machine", "pc,memory-backend=ram0"));
   CHECK_TRUE(hasPair(argv, "-object", "memory-backend-memfd,id=ram0,share=on,size=512M"));
   CHECK_TRUE(hasPair(argv, "-device", "virtserialport,chardev=charch0,id=channel0,name=agent.channel.0"));
