@@ -29,15 +29,14 @@ constexpr auto kCancelPoll = std::chrono::milliseconds(200);
 
 }  // namespace
 
-size_t RingBuffer::push(const char* data, size_t n) {
-  n = std::min(n, space());
+std::pair<char*, size_t> RingBuffer::tailSpace() {
+  if (size_ == 0) head_ = 0;  // the whole buffer in one piece (no span is outstanding now)
   size_t tail = (head_ + size_) % buf_.size();
-  size_t first = std::min(n, buf_.size() - tail);
-  std::memcpy(buf_.data() + tail, data, first);
-  std::memcpy(buf_.data(), data + first, n - first);
-  size_ += n;
-  return n;
+  size_t room = size_ == buf_.size() ? 0 : (tail >= head_ ? buf_.size() - tail : head_ - tail);
+  return {buf_.data() + tail, room};
 }
+
+void RingBuffer::commit(size_t n) { size_ += std::min(n, space()); }
 
 size_t RingBuffer::pop(std::string& out, size_t max) {
   size_t n = std::min(max, size_);
@@ -46,7 +45,6 @@ size_t RingBuffer::pop(std::string& out, size_t max) {
   out.append(buf_.data(), n - first);
   head_ = (head_ + n) % buf_.size();
   size_ -= n;
-  if (size_ == 0) head_ = 0;
   return n;
 }
 
@@ -73,16 +71,15 @@ void OutputStream::stop() {
 }
 
 void OutputStream::pump() {
-  std::vector<char> chunk(64 * 1024);
   for (;;) {
-    size_t room;
+    std::pair<char*, size_t> room;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Backpressure: while the buffer is full we stop reading, the pipe fills up and the
       // process blocks in write().
       spaceCv_.wait(lock, [&] { return stopped_ || buffer_.space() > 0; });
       if (stopped_) break;
-      room = std::min(buffer_.space(), chunk.size());
+      room = buffer_.tailSpace();
     }
     pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {stopFd_.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
@@ -90,10 +87,11 @@ void OutputStream::pump() {
       break;
     }
     if (fds[1].revents) break;
-    ssize_t n = ::read(fd_.get(), chunk.data(), room);
+    // Straight into the buffer: under emulation every copy of the output counts.
+    ssize_t n = ::read(fd_.get(), room.first, room.second);
     if (n > 0) {
       std::lock_guard<std::mutex> lock(mu_);
-      buffer_.push(chunk.data(), static_cast<size_t>(n));
+      buffer_.commit(static_cast<size_t>(n));
       dataCv_.notify_all();
       continue;
     }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -29,8 +30,12 @@ class RingBuffer {
   size_t size() const { return size_; }
   size_t capacity() const { return buf_.size(); }
   size_t space() const { return buf_.size() - size_; }
-  /// Appends up to space() bytes; returns how many were taken.
-  size_t push(const char* data, size_t n);
+  /// The contiguous free bytes after the last one stored, to be filled in place (a read()
+  /// straight into the buffer) and then commit()ted. pop() never moves them, so a single
+  /// producer may fill them without holding the lock that guards pop().
+  std::pair<char*, size_t> tailSpace();
+  /// Stores the first `n` bytes of the last tailSpace().
+  void commit(size_t n);
   /// Removes up to `max` bytes from the front, appending them to `out`.
   size_t pop(std::string& out, size_t max);
 

@@ -102,6 +102,10 @@ Status Proxy::setUp() {
   // fails single writes in Go; here a stalled guest only delays streams (bounded buffers), as
   // a TCG guest under load can stall for longer than a second.
   mo.pingIntervalMs = 1000;
+  // 1 MiB per stream from the agent (yamux starts at 256 KiB): a ReadStdout reply of 1 MiB
+  // then flows without waiting for window updates to cross the emulated guest's channel
+  // (stdout through the shim 37 -> 53 MiB/s). The memory bound per stream grows to match.
+  mo.session.receiveWindow = 1u << 20;
   mo.logName = options_.sandbox.empty() ? "kata-proxy" : options_.sandbox;
   KATA_ASSIGN_OR_RETURN(mux_, yamux::Mux::start(&loop_, std::move(muxFd), mo,
                                                 nullptr /* the agent never opens streams */,
