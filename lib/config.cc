@@ -177,7 +177,8 @@ void parseQemu(SectionParser& p, QemuConfig& q) {
   p.path("kernel", q.kernel);
   p.path("initrd", q.initrd);
   p.path("image", q.image);
-  p.string("machine_type", q.machine_type);
+  // The runtime builds PCI devices (virtio-serial-pci, virtio-rng-pci, ...): no microvm.
+  p.string("machine_type", q.machine_type, {"pc", "q35"});
   p.string("kernel_params", q.kernel_params);
   p.path("firmware", q.firmware);
   p.string("machine_accelerators", q.machine_accelerators);

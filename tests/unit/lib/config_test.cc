@@ -231,6 +231,10 @@ TEST(Config, RangeAndEnumChecks) {
       "/etc/kata-containers/configuration.toml:5: hypervisor.qemu.shared_fs: expected one of "
       "\"virtio-9p\", \"virtio-fs\", got \"nfs\"",
       errorOf(minimal("shared_fs = \"nfs\"\n")).c_str());
+  STRCMP_EQUAL(
+      "/etc/kata-containers/configuration.toml:5: hypervisor.qemu.machine_type: expected one "
+      "of \"pc\", \"q35\", got \"microvm\"",
+      errorOf(minimal("machine_type = \"microvm\"\n")).c_str());
   CHECK(errorOf(minimal("block_device_driver = \"ide\"\n")).find("block_device_driver") !=
         std::string::npos);
   CHECK(errorOf(minimal("accelerator = \"hvf\"\n")).find("hypervisor.qemu.accelerator") !=
