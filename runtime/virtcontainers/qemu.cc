@@ -69,13 +69,17 @@ std::string kernelCommandLine(const VmConfig& c) {
 // transparent huge pages there, so every 4 KiB the guest touches costs the host 2 MiB (an idle
 // guest's 30 MB became 52 MB). A memfd is shared memory, which the host does not back with
 // huge pages unless its shmem THP setting says so; upstream Kata's shared-memory backend for
-// virtio-fs behaves the same. enable_hugepages: hugetlbfs pages, allocated up front.
+// virtio-fs behaves the same. enable_hugepages: hugetlbfs pages (file_mem_backend names the
+// mount, default /dev/hugepages), allocated up front; file_mem_backend alone: that file or dir.
 std::string guestRamBackend(const VmConfig& c) {
   std::string size = ",size=" + std::to_string(c.memoryMiB) + "M";
-  if (c.hugepages) {
-    return "memory-backend-file,id=ram0,mem-path=/dev/hugepages,share=on,prealloc=on" + size;
+  const bool prealloc = c.memPrealloc || c.hugepages;
+  std::string backend = "memory-backend-memfd,id=ram0";
+  if (c.hugepages || !c.memFile.empty()) {
+    backend = "memory-backend-file,id=ram0,mem-path=" +
+              (c.memFile.empty() ? std::string("/dev/hugepages") : c.memFile);
   }
-  return "memory-backend-memfd,id=ram0,share=on" + size + (c.memPrealloc ? ",prealloc=on" : "");
+  return backend + ",share=on" + (prealloc ? ",prealloc=on" : "") + size;
 }
 
 std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, const VmPaths& paths,

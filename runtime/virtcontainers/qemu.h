@@ -37,6 +37,7 @@ struct VmConfig {
   bool debug = false;
   bool memPrealloc = false;
   bool hugepages = false;
+  std::string memFile;  // file_mem_backend: guest RAM in this file (or a new one in this dir)
   int tcgCacheMiB = 32;  // bounds QEMU's translation cache under TCG (default would be 1 GiB)
 };
 

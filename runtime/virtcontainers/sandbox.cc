@@ -91,6 +91,7 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   vm.debug = q.enable_debug || config.agent.enable_debug;
   vm.memPrealloc = q.enable_mem_prealloc;
   vm.hugepages = q.enable_hugepages;
+  vm.memFile = q.file_mem_backend;
   if (config.agent.debug_console_enabled) vm.kernelParams += " agent.debug_console";
   if (vm.sharedFs != "virtio-9p")
     return makeError("hypervisor.qemu.shared_fs = \"" + vm.sharedFs +

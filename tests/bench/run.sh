@@ -10,7 +10,7 @@ echo "## kata-proxy"
 "$here/proxy_bench.sh" "$BUILD"
 echo
 echo "## Guest boot: QEMU start to the agent's Check"
-"$here/boot_bench.sh" "$BUILD" "$ASSETS" 3
+"$here/boot_bench.sh" "$BUILD" "$ASSETS" 5
 echo
 echo "## kata-runtime vs runc"
 KATA_ASSETS=$ASSETS "$here/runtime_bench.sh" "$BUILD" 5

@@ -92,8 +92,15 @@ TEST(QemuArgv, GuestRamBackendFollowsPreallocAndHugepages) {
   c.memoryMiB = 512;
   c.memPrealloc = true;
   auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
-  CHECK_TRUE(hasPair(argv, "-object", "memory-backend-memfd,id=ram0,share=on,size=512M,prealloc=on"));
+  CHECK_TRUE(
+      hasPair(argv, "-object", "memory-backend-memfd,id=ram0,share=on,prealloc=on,size=512M"));
   CHECK_FALSE(contains(argv, "-mem-prealloc"));  // the backend preallocates itself
+  c.memPrealloc = false;
+  c.memFile = "/dev/shm";  // file_mem_backend
+  argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-object",
+                     "memory-backend-file,id=ram0,mem-path=/dev/shm,share=on,size=512M"));
+  c.memFile.clear();
   c.hugepages = true;
   argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
   CHECK_TRUE(hasPair(argv, "-object",
