@@ -24,15 +24,16 @@ function(kata_binary name library)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endfunction()
 
-# kata_static_grpc_binary(<name> <library> [DYNAMIC <libs...>]): like kata_binary, but gRPC,
-#   protobuf and their dependencies come from Debian's TLS-free static archives (grpc++_unsecure)
-#   and only the DYNAMIC libraries (plus libc and libstdc++) stay shared. Linked against the
+# kata_static_grpc_binary(<name> <library> [FULLY_STATIC] [LIBS <libs...>]): like kata_binary,
+#   but gRPC, protobuf and their dependencies come from Debian's TLS-free static archives
+#   (grpc++_unsecure); LIBS (plus libc and libstdc++) stay shared unless FULLY_STATIC, which
+#   links every library statically (LIBS must then name static archives). Linked against the
 #   shared gRPC libraries, a process maps and relocates all of libgrpc, libprotobuf, abseil,
 #   libssl and libcrypto (about 12 MB PSS, 25 MB of files in the guest); statically it keeps
 #   only what it uses, and every process of the binary shares those pages. The component
 #   archives are taken without their shared link interface for the same reason.
 function(kata_static_grpc_binary name library)
-  cmake_parse_arguments(ARG "" "" "DYNAMIC" ${ARGN})
+  cmake_parse_arguments(ARG "FULLY_STATIC" "" "LIBS" ${ARGN})
   if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
     return()
   endif()
@@ -41,10 +42,17 @@ function(kata_static_grpc_binary name library)
   add_dependencies(${name} ${library} katalib kataprotocols)
   target_include_directories(${name} PRIVATE
     $<TARGET_PROPERTY:${library},INTERFACE_INCLUDE_DIRECTORIES>)
+  # (The sanitizers' runtimes are shared libraries: an ASan build links like the others.)
+  if(ARG_FULLY_STATIC AND NOT KATA_ASAN)
+    target_link_options(${name} PRIVATE -static)
+    set(after_group "")  # everything after the group is static too
+  else()
+    set(after_group -Wl,-Bdynamic)
+  endif()
   target_link_libraries(${name} PRIVATE
     $<TARGET_FILE:${library}> $<TARGET_FILE:katalib> $<TARGET_FILE:kataprotocols>
     -Wl,-Bstatic -Wl,--start-group ${GRPC_STATIC_STATIC_LIBRARIES} upb re2 cares address_sorting
-    protobuf z -Wl,--end-group -Wl,-Bdynamic ${ARG_DYNAMIC} Threads::Threads)
+    protobuf z -Wl,--end-group ${after_group} ${ARG_LIBS} Threads::Threads)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endfunction()
 
