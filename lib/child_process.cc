@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "lib/fs_util.h"
+#include "lib/monotonic_clock.h"
 #include "lib/unique_fd.h"
 
 extern char** environ;
@@ -347,14 +348,10 @@ Result<std::string> runCommand(const std::vector<std::string>& argv, int timeout
   errWrite.reset();
 
   std::string out, err;
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  const timespec start = monotonicNow();
   bool outOpen = true, errOpen = true;
   while (outOpen || errOpen) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long elapsedMs = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    long leftMs = static_cast<long>(timeoutSec) * 1000 - elapsedMs;
+    long leftMs = static_cast<long>(timeoutSec) * 1000 - msSince(start);
     if (leftMs <= 0) {
       return makeError(
           "run " + argv[0] + ": no exit after " + std::to_string(timeoutSec) + " s, killed",
@@ -387,10 +384,7 @@ Result<std::string> runCommand(const std::vector<std::string>& argv, int timeout
   for (;;) {
     KATA_ASSIGN_OR_RETURN(exited, child.tryWait());
     if (exited) break;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long elapsedMs = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    if (elapsedMs >= static_cast<long>(timeoutSec) * 1000) {
+    if (msSince(start) >= static_cast<long>(timeoutSec) * 1000) {
       return makeError(
           "run " + argv[0] + ": no exit after " + std::to_string(timeoutSec) + " s, killed",
           ETIMEDOUT);

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "lib/fs_util.h"
+#include "lib/monotonic_clock.h"
 
 namespace kata {
 
@@ -68,18 +69,11 @@ bool stillAtPath(int fd, const std::string& path) {
   return held.st_dev == current.st_dev && held.st_ino == current.st_ino;
 }
 
-long msSince(const struct timespec& start) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-}
-
 }  // namespace
 
 Result<FileLock> FileLock::acquire(const std::string& path, Mode mode, int timeoutMs) {
   const int op = (mode == Exclusive ? LOCK_EX : LOCK_SH);
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  const timespec start = monotonicNow();
   for (;;) {
     UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) return sysError("open lock file " + path);
