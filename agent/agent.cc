@@ -38,19 +38,21 @@ namespace {
 class StartupClock {
  public:
   void step(const char* what) {
-    auto now = std::chrono::steady_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::microseconds>(now - last_).count() / 1000.0;
-    last_ = now;
-    // CLOCK_BOOTTIME lines up with the kernel's printk timestamps on the same console.
-    timespec up{};
-    ::clock_gettime(CLOCK_BOOTTIME, &up);
+    const double now = uptime();
     log::debug("start-up step done", {{"step", what},
-                                      {"ms", std::to_string(ms)},
-                                      {"uptime", std::to_string(up.tv_sec + up.tv_nsec / 1e9)}});
+                                      {"ms", std::to_string((now - last_) * 1000)},
+                                      {"uptime", std::to_string(now)}});
+    last_ = now;
   }
 
  private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  // CLOCK_BOOTTIME lines up with the kernel's printk timestamps on the same console.
+  static double uptime() {
+    timespec t{};
+    ::clock_gettime(CLOCK_BOOTTIME, &t);
+    return double(t.tv_sec) + t.tv_nsec / 1e9;
+  }
+  double last_ = uptime();
 };
 
 }  // namespace
