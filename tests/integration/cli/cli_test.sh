@@ -85,6 +85,14 @@ test_usage_errors() {
   expect_contains "bad config names the key" "hypervisor.qemu.default_vcpus" "$out" || return
   out=$(KATA_CONF_FILE=$bad "$RUNTIME" kata-env 2>&1); rc=$?
   expect_eq "KATA_CONF_FILE honoured" 1 "$rc" || return
+  # The runtime attaches PCI devices: a machine type without PCI is refused before any VM.
+  sed 's/^machine_type = .*/machine_type = "microvm"/' "$KATA_CONFIG" > "$bad"
+  make_bundle "$TEST_ROOT/mt" false '{}' true
+  out=$("$RUNTIME" --kata-config "$bad" --root "$TEST_ROOT/state" run --bundle "$TEST_ROOT/mt" \
+    mt1 2>&1); rc=$?
+  expect_eq "machine_type microvm status" 1 "$rc" || return
+  expect_contains "machine_type microvm" 'machine_type: expected one of "pc", "q35"' "$out" || return
+  expect_no_residue mt1 || return
   out=$("$RUNTIME" --kata-show-default-config-paths)
   expect_eq "default paths" "/etc/kata-containers/configuration.toml
 /usr/share/defaults/kata-containers/configuration.toml" "$out" || return
