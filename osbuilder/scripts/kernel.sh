@@ -4,7 +4,8 @@
 #   kernel.sh FRAGMENT CACHE_ROOT [JOBS]
 #
 # The result lives in CACHE_ROOT/<key>/ (bzImage, vmlinux, config, kernel-version) where <key>
-# hashes the config fragment, the source package version, the compiler version and this
+# hashes the config fragment, our patches (the *.patch files in the fragment's directory's
+# patches/, applied in name order), the source package version, the compiler version and this
 # recipe's version: nothing else can change the output, so an existing directory is reused
 # as is. Prints that directory on stdout; progress goes to stderr.
 set -euo pipefail
@@ -24,11 +25,17 @@ tarball=/usr/src/$src_pkg.tar.xz
 src_version=$(dpkg-query -W -f='${Version}' "$src_pkg" 2>/dev/null) ||
   die "$src_pkg is not installed (apt-get install $src_pkg, or run 'make deps')"
 [ -f "$tarball" ] || die "$tarball missing although $src_pkg is installed"
-need_cmd gcc make flex bison bc tar xz nice flock
+need_cmd gcc make flex bison bc tar xz nice flock patch
 [ -e /usr/include/libelf.h ] || die "libelf-dev is missing (needed by objtool; run 'make deps')"
 
+patches=()
+for p in "$(dirname "$fragment")"/patches/*.patch; do
+  [ -f "$p" ] && patches+=("$p")
+done
+patch_key=""
+[ ${#patches[@]} -eq 0 ] || patch_key=$(cat "${patches[@]}" | sha256sum | cut -c1-8)
 key=$( { cat "$fragment"; echo "$src_pkg $src_version"; gcc -dumpfullversion;
-         echo "recipe $RECIPE_VERSION"; } | sha256sum | cut -c1-16)
+         echo "recipe $RECIPE_VERSION patches $patch_key"; } | sha256sum | cut -c1-16)
 out=$cache_root/$key
 # Caches from before --no-print-directory may hold make's directory lines around the release.
 if [ -f "$out/kernel-version" ] && [ "$(wc -l <"$out/kernel-version")" -ne 1 ]; then
@@ -53,13 +60,18 @@ if [ -f "$out/bzImage" ] && [ -f "$out/vmlinux" ]; then
   exit 0
 fi
 
-# The source tree depends only on the package version; extract it once and share it.
-src=$cache_root/src-$src_version
+# The source tree depends only on the package version and our patches; extract (and patch)
+# it once and share it.
+src=$cache_root/src-$src_version${patch_key:+-$patch_key}
 if [ ! -f "$src/.extracted" ]; then
   info "extracting $tarball (about 30 s)"
   rm -rf "$src" "$src.tmp"
   mkdir -p "$src.tmp"
   tar -xf "$tarball" -C "$src.tmp" --strip-components=1
+  for p in "${patches[@]}"; do
+    info "applying $(basename "$p")"
+    patch -s -p1 -N -d "$src.tmp" <"$p" || die "patch $p does not apply to $src_pkg $src_version"
+  done
   touch "$src.tmp/.extracted"
   mv "$src.tmp" "$src"
 fi
