@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   config.terminal = opts.terminal;
   config.proxyExitCode = opts.proxyExitCode;
   config.forwardedSignals = *blocked;
+  config.startupPagesFile = "/proc/self/exe";
   AgentUrl url = opts.agent;
   Shim shim(std::move(config), [url] { return dialAgent(url); });
   int code = shim.run();

@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "lib/log.h"
+#include "lib/page_out.h"
 #include "shim/signals.h"
 #include "shim/tty.h"
 
@@ -334,6 +335,14 @@ Status Shim::resizeTty() {
   return okStatus();
 }
 
+void Shim::releaseStartupPages() {
+  auto advised = pageOutOwnFileMappings(config_.startupPagesFile);
+  if (advised.ok())
+    log::debug("start-up pages handed back", {{"mapped", std::to_string(*advised)}});
+  else
+    log::debug("start-up pages kept: " + advised.error().str());
+}
+
 int Shim::run() {
   {
     std::lock_guard lock(mu_);
@@ -374,7 +383,14 @@ int Shim::run() {
   {
     std::unique_lock lock(mu_);
     auto done = [this] { return !fatal_.empty() || (exitStatus_ && openOutputs_ == 0); };
-    cv_.wait(lock, [&] { return done() || exitStatus_.has_value(); });
+    auto exitedOrDone = [&] { return done() || exitStatus_.has_value(); };
+    if (!config_.startupPagesFile.empty() &&
+        !cv_.wait_for(lock, config_.startupPagesAfter, exitedOrDone)) {
+      lock.unlock();
+      releaseStartupPages();
+      lock.lock();
+    }
+    cv_.wait(lock, exitedOrDone);
     if (!done() && !cv_.wait_until(lock, exitTime_ + config_.outputGrace, done)) {
       log::warn("output still open after the process exited (a child keeps it?); exiting");
     }

@@ -47,6 +47,13 @@ struct ShimConfig {
   std::chrono::milliseconds retryTimeout{20000};
   /// How long to wait for output EOF after the process exited.
   std::chrono::milliseconds outputGrace{5000};
+  /// A file whose pages this process maps (its own binary) to hand back to the page cache once
+  /// the relay has run for `startupPagesAfter`: most of the shim's code (gRPC's set-up of the
+  /// channel and connection) runs only at start, yet would stay mapped, and counted, for the
+  /// container's whole life. What the relay still uses comes back on its next touch. Empty:
+  /// keep everything mapped.
+  std::string startupPagesFile;
+  std::chrono::milliseconds startupPagesAfter{5000};
   /// Signals to read from a signalfd and forward; they must be blocked in every thread
   /// (see blockForwardedSignals()). nullopt: no signal thread.
   std::optional<sigset_t> forwardedSignals;
@@ -67,6 +74,8 @@ class Shim {
   /// What a forwarded signal does: SIGWINCH -> resizeTty() in terminal mode (dropped
   /// otherwise), anything else -> SignalProcess. Used by the signal thread.
   Status handleSignal(int sig);
+  /// Pages out this process's mappings of config.startupPagesFile (see ShimConfig).
+  void releaseStartupPages();
   /// Sends the window size of stdin to the agent (TtyWinResize). No-op for an empty size.
   Status resizeTty();
 

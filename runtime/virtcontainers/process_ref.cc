@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "lib/fs_util.h"
-#include "lib/unique_fd.h"
 
 namespace kata::vc {
 namespace {
@@ -55,16 +54,22 @@ bool ProcessRef::alive() const {
   return state.ok() && *state != "Z" && *state != "X";
 }
 
-Status ProcessRef::signal(int sig) const {
-  if (pid <= 0) return okStatus();
+Result<UniqueFd> ProcessRef::openPidfd() const {
+  if (pid <= 0) return UniqueFd();
   // Open a pidfd first, then check the start time: if the check passes, the pidfd refers to
-  // this process and the signal cannot reach a successor that reused the pid.
+  // this process for good.
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd) {
-    if (errno == ESRCH) return okStatus();
+    if (errno == ESRCH) return UniqueFd();
     return sysError("pidfd_open " + std::to_string(pid));
   }
-  if (!alive()) return okStatus();
+  if (!alive()) return UniqueFd();
+  return pidfd;
+}
+
+Status ProcessRef::signal(int sig) const {
+  KATA_ASSIGN_OR_RETURN(UniqueFd pidfd, openPidfd());
+  if (!pidfd) return okStatus();
   if (syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) != 0 && errno != ESRCH)
     return sysError("signal " + std::to_string(sig) + " to " + std::to_string(pid));
   return okStatus();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lib/result.h"
+#include "lib/unique_fd.h"
 
 namespace kata::vc {
 
@@ -20,6 +21,9 @@ struct ProcessRef {
   static Result<ProcessRef> of(pid_t pid);
   /// True while this very process exists and has not exited (zombies count as exited).
   bool alive() const;
+  /// A pidfd for this very process; an invalid fd when it is gone. Whatever is done through
+  /// the pidfd cannot reach a successor that reused the pid.
+  Result<UniqueFd> openPidfd() const;
   /// Sends `sig` if the process is still this one; a process that is gone is success.
   Status signal(int sig) const;
   /// SIGKILL, then waits up to `timeoutMs` for it to disappear.

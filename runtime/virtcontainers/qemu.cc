@@ -1,7 +1,9 @@
 #include "runtime/virtcontainers/qemu.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +13,8 @@
 
 #include "lib/child_process.h"
 #include "lib/fs_util.h"
+#include "lib/log.h"
+#include "lib/page_out.h"
 #include "lib/unique_fd.h"
 #include "runtime/virtcontainers/qmp.h"
 
@@ -133,6 +137,15 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
                        ",security_model=none,multidevs=remap"});
     add({"-device", std::string("virtio-9p-pci,fsdev=extra-9p-") + kShareMountTag +
                         ",mount_tag=" + kShareMountTag});
+  } else {
+    // virtio-fs: virtiofsd serves sharedDir over vhost-user and reaches the guest's RAM
+    // directly, which is why guestRamBackend() always shares it.
+    add({"-chardev", "socket,id=char-virtiofs,path=" + paths.virtiofsSocket()});
+    std::string dev = std::string("vhost-user-fs-pci,chardev=char-virtiofs,tag=") +
+                      kShareMountTag + ",queue-size=1024";
+    if (c.virtiofsCacheSizeMiB > 0)
+      dev += ",cache-size=" + std::to_string(c.virtiofsCacheSizeMiB) + "M";
+    add({"-device", dev});
   }
   add({"-object", "rng-random,id=rng0,filename=" + c.entropySource});
   add({"-device", "virtio-rng-pci,rng=rng0"});
@@ -211,6 +224,48 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths&
   }
   if (pid <= 1) return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
   return pid;
+}
+
+Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
+                             const std::string& sharedDir) {
+  const std::string sock = paths.virtiofsSocket();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (sock.size() >= sizeof addr.sun_path) return makeError("socket path too long: " + sock, ENAMETOOLONG);
+  sock.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener) return sysError("virtiofsd socket");
+  if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return sysError("bind " + sock);
+  if (::chmod(sock.c_str(), 0600) != 0) return sysError("chmod " + sock);
+  if (::listen(listener.get(), 1) != 0) return sysError("listen " + sock);
+
+  UniqueFd log(open(paths.virtiofsdLog().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!log) return sysError("create " + paths.virtiofsdLog());
+  SpawnOptions opts;
+  // The socket is ours until QEMU connects; once this process drops its copy, a virtiofsd
+  // that died at start leaves QEMU a refused connection, not a hang.
+  opts.argv = {c.virtiofsDaemon, "--fd=3", "-o", "source=" + sharedDir, "-o",
+               "cache=" + c.virtiofsCache, "-o", "sandbox=namespace"};
+  opts.argv.insert(opts.argv.end(), c.virtiofsExtraArgs.begin(), c.virtiofsExtraArgs.end());
+  opts.extraFds = {{listener.get(), 3}};
+  opts.stderrFd = log.get();
+  opts.setsid = true;
+  return ChildProcess::spawnDetached(opts);
+}
+
+void releaseBootFilePages(const ProcessRef& qemu, const VmConfig& c) {
+  auto pidfd = qemu.openPidfd();
+  if (!pidfd.ok() || !pidfd->valid()) return;
+  std::vector<std::string> files = {c.kernelPath};
+  if (c.imageOnNvdimm && !c.imagePath.empty()) files.push_back(c.imagePath);
+  for (const auto& f : files) {
+    auto advised = pageOutFileMappings(pidfd->get(), qemu.pid, f);
+    if (advised.ok())
+      log::debug("paged out QEMU's boot file pages", {{"file", f}, {"mapped", std::to_string(*advised)}});
+    else
+      log::debug("cannot page out QEMU's boot file pages: " + advised.error().str(), {{"file", f}});
+  }
 }
 
 Status stopQemu(const ProcessRef& qemu, const VmPaths& paths, int graceMs) {

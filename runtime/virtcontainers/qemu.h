@@ -29,8 +29,12 @@ struct VmConfig {
   int maxMemoryMiB = 0;  // 0: no memory hotplug headroom
   std::string kernelParams;  // from the configuration, appended after ours
   std::string guestConsole = "ttyS0";  // "ttyS0" (isa serial) or "hvc0" (virtconsole)
-  std::string sharedFs = "virtio-9p";
+  std::string sharedFs = "virtio-9p";  // or "virtio-fs" (virtiofsd serves the shared dir)
   int msize9p = 8192;
+  std::string virtiofsDaemon = "/usr/lib/qemu/virtiofsd";
+  std::string virtiofsCache = "auto";  // virtiofsd's -o cache=
+  std::vector<std::string> virtiofsExtraArgs;
+  int virtiofsCacheSizeMiB = 0;  // DAX window; needs a QEMU whose vhost-user-fs has cache-size
   bool imageOnNvdimm = true;  // `image` as a read-only nvdimm (DAX), else a virtio-blk disk
   std::string entropySource = "/dev/urandom";
   std::string firmware;
@@ -50,6 +54,8 @@ struct VmPaths {
   std::string agentSocket() const { return dir + "/kata.sock"; }  // the agent.channel.0 port
   std::string pidFile() const { return dir + "/pid"; }
   std::string qemuLog() const { return dir + "/qemu.log"; }
+  std::string virtiofsSocket() const { return dir + "/vhost-fs.sock"; }
+  std::string virtiofsdLog() const { return dir + "/virtiofsd.log"; }
 };
 
 inline constexpr const char* kAgentPortName = "agent.channel.0";
@@ -66,6 +72,19 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& config,
 /// exits after initialisation). On failure the error carries the tail of QEMU's stderr.
 Result<pid_t> startQemu(const std::string& id, const VmConfig& config, const VmPaths& paths,
                         const std::string& sharedDir);
+
+/// Once the guest runs: pages out QEMU's mappings of the kernel file (QEMU keeps an ELF kernel
+/// mapped only to reload it on a reset) and of the nvdimm root image (the pages the boot read;
+/// the guest maps them back on its next touch), keeping them in the host's page cache. Host
+/// memory attributed to an idle VM drops by the kernel's loaded size and the image's boot set.
+/// Best effort: a host without process_madvise (Linux < 5.10) keeps the pages mapped.
+void releaseBootFilePages(const ProcessRef& qemu, const VmConfig& config);
+
+/// shared_fs = "virtio-fs": starts virtiofsd (detached, in its own session) serving `sharedDir`
+/// on a listening socket the runtime creates at paths.virtiofsSocket() and hands over as fd 3,
+/// so QEMU can connect as soon as this returns. virtiofsd exits when QEMU disconnects.
+Result<pid_t> startVirtiofsd(const VmConfig& config, const VmPaths& paths,
+                             const std::string& sharedDir);
 
 /// Stops QEMU: QMP quit, then SIGKILL if it is still alive after `graceMs`. A QEMU that is
 /// already gone is success.

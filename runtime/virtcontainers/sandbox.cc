@@ -93,9 +93,12 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   vm.hugepages = q.enable_hugepages;
   vm.memFile = q.file_mem_backend;
   if (config.agent.debug_console_enabled) vm.kernelParams += " agent.debug_console";
-  if (vm.sharedFs != "virtio-9p")
-    return makeError("hypervisor.qemu.shared_fs = \"" + vm.sharedFs +
-                         "\" is not supported yet (use virtio-9p)", ENOTSUP);
+  vm.virtiofsDaemon = q.virtio_fs_daemon;
+  vm.virtiofsCache = q.virtio_fs_cache;
+  vm.virtiofsExtraArgs = q.virtio_fs_extra_args;
+  vm.virtiofsCacheSizeMiB = q.virtio_fs_cache_size;
+  if (vm.sharedFs == "virtio-fs" && access(vm.virtiofsDaemon.c_str(), X_OK) != 0)
+    return sysError("hypervisor.qemu.virtio_fs_daemon " + vm.virtiofsDaemon);
   if (vm.initrdPath.empty() == vm.imagePath.empty())
     return makeError("configuration must set exactly one of hypervisor.qemu.initrd and image",
                      EINVAL);
@@ -133,8 +136,20 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   s.agentUrl = "unix://" + StorePaths::proxySocket(sid);
   s.created = log::timestamp();
 
+  if (vm.sharedFs == "virtio-fs") {
+    KATA_ASSIGN_OR_RETURN(pid_t fsPid, startVirtiofsd(vm, paths, shared::exportDir(sid)));
+    if (auto ref = ProcessRef::of(fsPid); ref.ok()) s.virtiofsd = *ref;
+    undo.add([p = s.virtiofsd] { (void)p.terminate(1000); });
+  }
+
   log::info("starting VM", {{"sandbox", sid}, {"accelerator", vm.accelerator}});
-  KATA_ASSIGN_OR_RETURN(pid_t qemuPid, startQemu(sid, vm, paths, shared::exportDir(sid)));
+  auto started = startQemu(sid, vm, paths, shared::exportDir(sid));
+  // QEMU could not reach virtiofsd's socket: virtiofsd's own log says why.
+  if (!started.ok() && started.error().message.find(paths.virtiofsSocket()) != std::string::npos) {
+    std::string fsLog = oneLine(tailOfFile(paths.virtiofsdLog(), 3));
+    if (!fsLog.empty()) return makeError(started.error().message + "; virtiofsd: " + fsLog);
+  }
+  KATA_ASSIGN_OR_RETURN(pid_t qemuPid, std::move(started));
   auto qemuRef = ProcessRef::of(qemuPid);
   if (!qemuRef.ok()) return makeError("QEMU exited right after starting: " +
                                       oneLine(tailOfFile(paths.consoleLog(), 5)));
@@ -164,14 +179,19 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   req.set_sandbox_id(sid);
   req.set_sandbox_pidns(false);
   auto* storage = req.add_storages();
-  storage->set_driver("9p");
   storage->set_source(kShareMountTag);
-  storage->set_fstype("9p");
-  storage->add_options("trans=virtio");
-  storage->add_options("version=9p2000.L");
-  storage->add_options("cache=mmap");
-  storage->add_options("msize=" + std::to_string(vm.msize9p));
   storage->set_mount_point(shared::kGuestSharedDir);
+  if (vm.sharedFs == "virtio-fs") {
+    storage->set_driver("virtio-fs");
+    storage->set_fstype("virtiofs");
+  } else {
+    storage->set_driver("9p");
+    storage->set_fstype("9p");
+    storage->add_options("trans=virtio");
+    storage->add_options("version=9p2000.L");
+    storage->add_options("cache=mmap");
+    storage->add_options("msize=" + std::to_string(vm.msize9p));
+  }
   for (const auto& m : config.agent.kernel_modules) {
     auto* km = req.add_kernel_modules();
     size_t sp = m.find(' ');
@@ -180,6 +200,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   }
   auto created = agent.call("CreateSandbox", &::grpc::AgentService::Stub::CreateSandbox, req);
   if (!created.ok()) return std::move(created).error();
+  releaseBootFilePages(s.qemu, vm);
   undo.commit();
   return s;
 }
@@ -199,6 +220,7 @@ Status destroySandbox(const SandboxState& s) {
   }
   keep(stopQemu(s.qemu, paths, 2000));
   keep(s.proxy.terminate(1000));
+  keep(s.virtiofsd.terminate(1000));  // normally gone already: it exits when QEMU disconnects
   keep(shared::teardown(s.id));
   keep(removeAll(paths.dir));
   keep(removeAll(StorePaths::sandboxDir(s.id)));

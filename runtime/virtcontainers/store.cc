@@ -75,6 +75,7 @@ Status saveSandbox(const SandboxState& s) {
   v["id"] = s.id;
   v["qemu"] = refToJson(s.qemu);
   v["proxy"] = refToJson(s.proxy);
+  v["virtiofsd"] = refToJson(s.virtiofsd);
   v["agent_url"] = s.agentUrl;
   v["accelerator"] = s.accelerator;
   v["config_path"] = s.configPath;
@@ -100,6 +101,7 @@ Result<SandboxState> loadSandbox(const std::string& sid) {
   if (s.id != sid) return makeError(path + ": id does not match its directory", EINVAL);
   KATA_ASSIGN_OR_RETURN(s.qemu, r.ref("qemu"));
   KATA_ASSIGN_OR_RETURN(s.proxy, r.ref("proxy"));
+  KATA_ASSIGN_OR_RETURN(s.virtiofsd, r.ref("virtiofsd"));
   KATA_ASSIGN_OR_RETURN(s.agentUrl, r.str("agent_url"));
   KATA_ASSIGN_OR_RETURN(s.accelerator, r.str("accelerator", false));
   KATA_ASSIGN_OR_RETURN(s.configPath, r.str("config_path", false));

@@ -39,6 +39,7 @@ struct SandboxState {
   std::string id;
   ProcessRef qemu;
   ProcessRef proxy;
+  ProcessRef virtiofsd;          // shared_fs = "virtio-fs" only (pid 0 otherwise)
   std::string agentUrl;          // what shims and the runtime dial
   std::string accelerator;       // "kvm" or "tcg"
   std::string configPath;        // configuration.toml the sandbox was created with

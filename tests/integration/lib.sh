@@ -118,6 +118,7 @@ expect_no_residue() {
   pgrep -f "sandbox-$sid" >/dev/null && what="$what qemu"
   pgrep -f -- "-sandbox $sid" >/dev/null && what="$what proxy"
   pgrep -f -- "-container $sid " >/dev/null && what="$what shim"
+  pgrep -f "virtiofsd.*/sandboxes/$sid/" >/dev/null && what="$what virtiofsd"
   grep -q "/shared/sandboxes/$sid" /proc/self/mountinfo && what="$what mounts"
   [ -e "/run/vc/sbs/$sid" ] && what="$what /run/vc/sbs/$sid"
   [ -e "/run/vc/sbs/.$sid.lock" ] && what="$what /run/vc/sbs/.$sid.lock"

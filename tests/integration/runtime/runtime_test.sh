@@ -256,6 +256,46 @@ test_tty_console_socket() {
   pass
 }
 
-ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket"
+test_virtio_fs_shared_dir() {
+  begin "shared_fs = virtio-fs: rootfs and a volume through virtiofsd, which leaves with the VM"
+  local conf=$TEST_ROOT/virtio-fs.toml vol=$TEST_ROOT/vfs-volume out rc
+  sed 's/^shared_fs = .*/shared_fs = "virtio-fs"/' "$KATA_CONFIG" > "$conf"
+  mkdir -p "$vol" && echo from-host > "$vol/in"
+  make_bundle "$B/vfs" false '{}' sh -c \
+    'echo from-guest > /data/out; sleep 1000'
+  echo rootfs-via-virtio-fs > "$B/vfs/rootfs/etc/hostname-probe"
+  python3 - "$B/vfs/config.json" "$vol" <<'PY'
+import json, sys
+path, vol = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+spec["mounts"].append({"destination": "/data", "type": "bind", "source": vol,
+                       "options": ["rbind", "rw"]})
+json.dump(spec, open(path, "w"))
+PY
+  KATA_CONFIG=$conf rt run -d --bundle "$B/vfs" vfs </dev/null >"$TEST_ROOT/vfs.out" 2>&1; rc=$?
+  expect_eq "run -d (output: $(tail -c 600 "$TEST_ROOT/vfs.out"))" 0 "$rc" || return
+  pgrep -f "virtiofsd.*/sandboxes/vfs/" >/dev/null || { fail "no virtiofsd serving the sandbox"; return; }
+  grep -q vhost-user-fs-pci "/proc/$(cat /run/vc/vm/vfs/pid)/cmdline" || { fail "QEMU has no vhost-user-fs device"; return; }
+  for _ in $(seq 100); do [ -s "$vol/out" ] && break; sleep 0.2; done
+  expect_eq "file the guest wrote" "from-guest" "$(cat "$vol/out" 2>/dev/null)" || return
+  out=$(KATA_CONFIG=$conf rt exec vfs sh -c 'cat /etc/hostname-probe /data/in; grep " /data " /proc/mounts')
+  expect_contains "rootfs file" "rootfs-via-virtio-fs" "$out" || return
+  expect_contains "volume file" "from-host" "$out" || return
+  expect_contains "volume fs type" "virtiofs" "$out" || return
+  # Killed VM: virtiofsd follows it, delete --force leaves nothing.
+  pkill -KILL -f "sandbox-vfs" || { fail "no qemu to kill"; return; }
+  KATA_CONFIG=$conf wait_status vfs stopped 100 || { fail "state does not notice the dead VM"; return; }
+  KATA_CONFIG=$conf rt delete --force vfs || { fail "delete --force"; return; }
+  expect_no_residue vfs || return
+  # A virtiofsd that cannot start: its own complaint in the error, nothing left behind.
+  sed -i 's|^virtio_fs_extra_args = .*|virtio_fs_extra_args = ["--no-such-option"]|' "$conf"
+  out=$(KATA_CONFIG=$conf rt run --bundle "$B/vfs" vfs2 </dev/null 2>&1); rc=$?
+  expect_eq "run with a failing virtiofsd status" 1 "$rc" || return
+  expect_contains "virtiofsd's error" "virtiofsd: fuse: unknown option" "$out" || return
+  expect_no_residue vfs2 || return
+  pass
+}
+
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir"
 for t in ${*:-$ALL}; do "$t"; done
 finish

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "lib/temp_dir.h"
+#include "tests/unit/mapped_file_util.h"
 #include "tests/unit/shim/shim_test_util.h"
 
 // Last: CppUTest redefines operator new for the code that follows.
@@ -367,4 +369,45 @@ TEST(ShimRelay, NoStdinAtAllClosesTheProcessStdin) {
   CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->stdinClosed; }));
   finishProcess(0);
   CHECK_EQUAL(0, shim.join());
+}
+
+TEST(ShimRelay, StartupPagesAreHandedBackWhileTheProcessRuns) {
+  auto dir = kata::TempDir::create("kata-shim-pages-");
+  CHECK_TRUE(dir.ok());
+  std::string file = kata::testing::makeMappedFile(*dir);
+  const volatile char* mapped = kata::testing::mapAndTouch(file);
+  CHECK(kata::testing::residentKb(getpid(), file) >= 1000);
+  ShimConfig c = config();
+  c.startupPagesFile = file;
+  c.startupPagesAfter = 50ms;
+  {
+    RunningShim shim(c, agent.dialer());
+    bool released = false;
+    for (int i = 0; i < 300 && !released; i++) {
+      std::this_thread::sleep_for(10ms);
+      released = kata::testing::residentKb(getpid(), file) < 100;
+    }
+    CHECK_TRUE(released);
+    CHECK_FALSE(shim.done());
+    finishProcess(0);
+    CHECK_EQUAL(0, shim.join());
+  }
+  munmap(const_cast<char*>(mapped), kata::testing::kFileBytes);
+}
+
+TEST(ShimRelay, AShortLivedProcessKeepsItsPages) {
+  auto dir = kata::TempDir::create("kata-shim-pages-");
+  CHECK_TRUE(dir.ok());
+  std::string file = kata::testing::makeMappedFile(*dir);
+  const volatile char* mapped = kata::testing::mapAndTouch(file);
+  ShimConfig c = config();
+  c.startupPagesFile = file;
+  c.startupPagesAfter = 10000ms;
+  finishProcess(0);
+  {
+    RunningShim shim(c, agent.dialer());
+    CHECK_EQUAL(0, shim.join());
+  }
+  CHECK(kata::testing::residentKb(getpid(), file) >= 1000);
+  munmap(const_cast<char*>(mapped), kata::testing::kFileBytes);
 }

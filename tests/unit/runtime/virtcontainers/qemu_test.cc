@@ -67,6 +67,23 @@ TEST(QemuArgv, KvmUsesHostCpuAndHvcConsole) {
   CHECK_FALSE(contains(argv, "-serial"));
 }
 
+TEST(QemuArgv, VirtioFsReplaces9pWithVhostUserFs) {
+  VmConfig c = baseConfig();
+  c.sharedFs = "virtio-fs";
+  auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-chardev", "socket,id=char-virtiofs,path=/d/vhost-fs.sock"));
+  CHECK_TRUE(hasPair(argv, "-device",
+                     "vhost-user-fs-pci,chardev=char-virtiofs,tag=kataShared,queue-size=1024"));
+  CHECK_FALSE(contains(argv, "-fsdev"));
+  // vhost-user reaches guest RAM directly: the backend must be shared.
+  CHECK_TRUE(hasPair(argv, "-object", "memory-backend-memfd,id=ram0,share=on,size=512M"));
+  c.virtiofsCacheSizeMiB = 256;
+  argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-device",
+                     "vhost-user-fs-pci,chardev=char-virtiofs,tag=kataShared,queue-size=1024,"
+                     "cache-size=256M"));
+}
+
 TEST(QemuArgv, NvdimmImageRoot) {
   VmConfig c = baseConfig();
   c.initrdPath.clear();
