@@ -398,6 +398,12 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
   auto hooks = runHooks(l.container.hooks, "poststart",
                         ociState(l.container, "running", l.container.shim.pid));
   if (!hooks.ok()) log::warn("poststart hook failed: " + hooks.error().str(), {{"container", id}});
+  // The sandbox's first container runs: QEMU's boot files can go back to the page cache, off
+  // the path of `create` (and, for `run`, while the process already runs).
+  if (id == l.sandbox.id) {
+    const auto& q = ctx.config.qemu;
+    releaseBootFilePages(l.sandbox.qemu, q.kernel, q.disable_image_nvdimm ? "" : q.image);
+  }
   return okStatus();
 }
 

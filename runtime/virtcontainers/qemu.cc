@@ -254,12 +254,14 @@ Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
   return ChildProcess::spawnDetached(opts);
 }
 
-void releaseBootFilePages(const ProcessRef& qemu, const VmConfig& c) {
+void releaseBootFilePages(const ProcessRef& qemu, const std::string& kernel,
+                          const std::string& image) {
   auto pidfd = qemu.openPidfd();
   if (!pidfd.ok() || !pidfd->valid()) return;
-  std::vector<std::string> files = {c.kernelPath};
-  if (c.imageOnNvdimm && !c.imagePath.empty()) files.push_back(c.imagePath);
-  for (const auto& f : files) {
+  // QEMU's own code: most of what is resident set the machine up and will not run again.
+  const std::string binary = "/proc/" + std::to_string(qemu.pid) + "/exe";
+  for (const auto& f : {kernel, image, binary}) {
+    if (f.empty()) continue;
     auto advised = pageOutFileMappings(pidfd->get(), qemu.pid, f);
     if (advised.ok())
       log::debug("paged out QEMU's boot file pages", {{"file", f}, {"mapped", std::to_string(*advised)}});

@@ -200,7 +200,6 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   }
   auto created = agent.call("CreateSandbox", &::grpc::AgentService::Stub::CreateSandbox, req);
   if (!created.ok()) return std::move(created).error();
-  releaseBootFilePages(s.qemu, vm);
   undo.commit();
   return s;
 }

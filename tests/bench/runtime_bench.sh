@@ -40,7 +40,7 @@ runc_boot=$(for i in $(seq "$RUNS"); do first_output runc --root "$TEST_ROOT/run
 
 # 2. idle container memory
 rt run -d --bundle "$B/idle" --pid-file "$TEST_ROOT/idle.pid" bench-idle </dev/null >/dev/null
-sleep 5
+sleep 10  # settled: the shim hands back its start-up pages after 5 s
 shim=$(cat "$TEST_ROOT/idle.pid")
 qemu=$(cat /run/vc/vm/bench-idle/pid)
 proxy=$(pgrep -f -- "-sandbox bench-idle")

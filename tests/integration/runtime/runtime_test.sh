@@ -192,6 +192,13 @@ test_force_delete_after_qemu_killed() {
   make_bundle "$B/crash" false '{}' sleep 1000
   rt run -d --bundle "$B/crash" crash </dev/null >/dev/null 2>&1 || { fail "run -d"; return; }
   wait_status crash running 10 || { fail "not running"; return; }
+  # Once the container started, QEMU's mapping of the kernel file went back to the page cache.
+  local qemu kernel_kb
+  qemu=$(cat /run/vc/vm/crash/pid)
+  kernel_kb=$(awk -v k="$(basename "$(sed -n 's/^kernel = "\(.*\)"/\1/p' "$KATA_CONFIG")")" \
+    '/^[0-9a-f]+-[0-9a-f]+ / {m = index($0, k) > 0} m && /^Rss:/ {s += $2} END {print s + 0}' \
+    "/proc/$qemu/smaps")
+  [ "$kernel_kb" -lt 1024 ] || { fail "QEMU still maps $kernel_kb kB of the kernel file"; return; }
   pkill -KILL -f "sandbox-crash" || { fail "no qemu to kill"; return; }
   wait_status crash stopped 100 || { fail "state does not notice the dead VM"; return; }
   rt delete --force crash || { fail "delete --force"; return; }
