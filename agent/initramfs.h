@@ -8,7 +8,7 @@
 
 namespace kata::agent::init {
 
-/// True when "/" is the kernel's initial rootfs (mountinfo type "rootfs").
+/// True when "/" is the kernel's initial rootfs (a ramfs or tmpfs root).
 bool rootIsInitramfs();
 
 /// Moves the agent's root onto a tmpfs copy of the initramfs. Call before anything else is

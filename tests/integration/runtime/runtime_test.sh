@@ -303,6 +303,18 @@ PY
   pass
 }
 
-ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir"
+test_initrd_root() {
+  begin "initrd instead of the image: the agent leaves the initramfs and containers pivot_root"
+  local conf=$TEST_ROOT/initrd.toml out rc
+  sed "s|^image = .*|initrd = \"$KATA_ASSETS/kata-containers-initrd.img\"|" "$KATA_CONFIG" > "$conf"
+  make_bundle "$B/ird" false '{}' uname -r
+  out=$(KATA_CONFIG=$conf rt run --bundle "$B/ird" ird </dev/null 2>"$TEST_ROOT/ird.err"); rc=$?
+  expect_eq "exit status (stderr: $(tail -c 600 "$TEST_ROOT/ird.err"))" 0 "$rc" || return
+  expect_eq "guest kernel" "$GUEST_KERNEL" "$out" || return
+  expect_no_residue ird || return
+  pass
+}
+
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root"
 for t in ${*:-$ALL}; do "$t"; done
 finish
