@@ -231,7 +231,8 @@ Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
   const std::string sock = paths.virtiofsSocket();
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (sock.size() >= sizeof addr.sun_path) return makeError("socket path too long: " + sock, ENAMETOOLONG);
+  if (sock.size() >= sizeof addr.sun_path)
+    return makeError("socket path too long: " + sock, ENAMETOOLONG);
   sock.copy(addr.sun_path, sizeof addr.sun_path - 1);
   UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!listener) return sysError("virtiofsd socket");
@@ -264,7 +265,8 @@ void releaseBootFilePages(const ProcessRef& qemu, const std::string& kernel,
     if (f.empty()) continue;
     auto advised = pageOutFileMappings(pidfd->get(), qemu.pid, f);
     if (advised.ok())
-      log::debug("paged out QEMU's boot file pages", {{"file", f}, {"mapped", std::to_string(*advised)}});
+      log::debug("paged out QEMU's boot file pages",
+                 {{"file", f}, {"mapped", std::to_string(*advised)}});
     else
       log::debug("cannot page out QEMU's boot file pages: " + advised.error().str(), {{"file", f}});
   }

@@ -78,8 +78,8 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& config, const VmP
 /// read; the guest maps them back on its next touch) and of QEMU's binary (machine set-up code),
 /// keeping them in the host's page cache; pages other processes map stay. Host memory
 /// attributed to an idle VM drops by the kernel's loaded size, the image's boot set and QEMU's
-/// start-up code. Takes about 25 ms. Best effort: a host without process_madvise (Linux < 5.10) keeps the
-/// pages mapped.
+/// start-up code. Takes about 25 ms. Best effort: a host without process_madvise (Linux < 5.10)
+/// keeps the pages mapped.
 void releaseBootFilePages(const ProcessRef& qemu, const std::string& kernel,
                           const std::string& image);
 
