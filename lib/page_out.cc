@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -57,10 +58,12 @@ Result<size_t> pageOutFileMappings(int pidfd, pid_t pid, const std::string& file
   std::fclose(maps);
   if (ranges.empty()) return size_t{0};
 
-  // A few ranges per file (one per ELF segment); far below the kernel's limit per call.
-  if (ranges.size() > IOV_MAX) ranges.resize(IOV_MAX);
-  if (syscall(SYS_process_madvise, pidfd, ranges.data(), ranges.size(), MADV_PAGEOUT, 0) < 0)
-    return sysError("process_madvise " + std::to_string(pid));
+  // Usually a few ranges (one per ELF segment); the kernel takes at most IOV_MAX per call.
+  for (size_t at = 0; at < ranges.size(); at += IOV_MAX) {
+    const size_t n = std::min<size_t>(IOV_MAX, ranges.size() - at);
+    if (syscall(SYS_process_madvise, pidfd, ranges.data() + at, n, MADV_PAGEOUT, 0) < 0)
+      return sysError("process_madvise " + std::to_string(pid));
+  }
   // The kernel dropped the pages only this process mapped from the page cache as well; reading
   // the file back keeps the next user's start (the next VM's boot) off the disk.
   (void)posix_fadvise(fd.get(), 0, 0, POSIX_FADV_WILLNEED);

@@ -74,8 +74,6 @@ class Shim {
   /// What a forwarded signal does: SIGWINCH -> resizeTty() in terminal mode (dropped
   /// otherwise), anything else -> SignalProcess. Used by the signal thread.
   Status handleSignal(int sig);
-  /// Pages out this process's mappings of config.startupPagesFile (see ShimConfig).
-  void releaseStartupPages();
   /// Sends the window size of stdin to the agent (TtyWinResize). No-op for an empty size.
   Status resizeTty();
 
@@ -92,6 +90,8 @@ class Shim {
   template <class Req, class Resp>
   Outcome call(const char* what, Method<Req, Resp> method, const Req& req, Resp* resp,
                ::grpc::Status* failure);
+  /// Pages out this process's mappings of config.startupPagesFile (see ShimConfig).
+  void releaseStartupPages();
 
   void outputLoop(bool isStderr);
   void stdinLoop();
