@@ -300,6 +300,20 @@ PY
   expect_eq "run with a failing virtiofsd status" 1 "$rc" || return
   expect_contains "virtiofsd's error" "virtiofsd: fuse: unknown option" "$out" || return
   expect_no_residue vfs2 || return
+  # A virtiofsd binary that is not there: refused before anything starts.
+  sed "s|^virtio_fs_daemon = .*|virtio_fs_daemon = \"$TEST_ROOT/no-virtiofsd\"|" "$KATA_CONFIG" |
+    sed 's/^shared_fs = .*/shared_fs = "virtio-fs"/' > "$conf"
+  out=$(KATA_CONFIG=$conf rt run --bundle "$B/vfs" vfs3 </dev/null 2>&1); rc=$?
+  expect_eq "run with a missing virtiofsd status" 1 "$rc" || return
+  expect_contains "missing virtiofsd" "virtio_fs_daemon $TEST_ROOT/no-virtiofsd: No such file" "$out" || return
+  expect_no_residue vfs3 || return
+  # A DAX window this QEMU cannot give: QEMU's own refusal, nothing left behind.
+  sed 's/^shared_fs = .*/shared_fs = "virtio-fs"/; s/^virtio_fs_cache_size = .*/virtio_fs_cache_size = 64/' \
+    "$KATA_CONFIG" > "$conf"
+  out=$(KATA_CONFIG=$conf rt run --bundle "$B/vfs" vfs4 </dev/null 2>&1); rc=$?
+  expect_eq "run with virtio_fs_cache_size status" 1 "$rc" || return
+  expect_contains "virtio_fs_cache_size" "cache-size" "$out" || return
+  expect_no_residue vfs4 || return
   pass
 }
 
