@@ -227,6 +227,7 @@ void parseQemu(SectionParser& p, QemuConfig& q) {
   p.integer("tx_rate_limiter_max_rate", q.tx_rate_limiter_max_rate, 0, INT64_MAX);
   p.string("accelerator", q.accelerator, {"auto", "kvm", "tcg"});
   p.string("guest_console", q.guest_console, {"ttyS0", "hvc0"});
+  p.boolean("enable_acpi", q.enable_acpi);
   p.integer("tcg_cache_size", q.tcg_cache_size, 4, 1024);
 }
 

@@ -73,6 +73,10 @@ struct QemuConfig {
   // Console the guest kernel logs to. Debian's kernel builds virtio_console as a module, so
   // hvc0 only exists once the agent has loaded it; ttyS0 works from the first line.
   std::string guest_console = "ttyS0";  // "ttyS0" | "hvc0"
+  // ACPI tables for the guest. Without them the guest boots about 0.3 s faster under TCG
+  // (no bytecode interpreter, no NFIT) and the root image is a virtio-pmem device instead of
+  // an nvdimm; vCPU and DIMM hotplug (not offered yet) would need them.
+  bool enable_acpi = false;
   // MiB of translated code QEMU keeps under TCG (its tb-size); no effect with KVM.
   int tcg_cache_size = 32;
 };

@@ -10,6 +10,9 @@
 #                   [--machine pc|q35|microvm] [--runs 5] [--until userspace|check]
 #                   [--marker TEXT] [--build DIR] [--label TEXT] [--append "extra params"]
 #                   [--tcg-cache MiB]   (TCG translation cache; default 32, the configuration's)
+#                   [--acpi off|on]     (pc/q35: ACPI tables for the guest; default off, as
+#                                        kata-runtime's enable_acpi = false; on puts the image
+#                                        on an nvdimm, off on virtio-pmem)
 #
 # Example (the figures in docs/performance.md):
 #   osbuilder/measure-boot.sh --kernel A/vmlinuz.container --initrd A/kata-containers-initrd.img \
@@ -17,7 +20,7 @@
 set -euo pipefail
 
 kernel="" initrd="" image="" root="pmem" machine="pc" runs=5 until="userspace"
-marker="KATA-TEST: userspace" build="" label="" extra="" timeout=120 tcg_cache=32
+marker="KATA-TEST: userspace" build="" label="" extra="" timeout=120 tcg_cache=32 acpi=off
 # Debian's python3 (python3-grpcio), not one an environment manager put first in PATH.
 python=${PYTHON:-/usr/bin/python3}
 while [ $# -gt 0 ]; do
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     --append) extra=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --tcg-cache) tcg_cache=$2; shift 2 ;;
+    --acpi) acpi=$2; shift 2 ;;
     *) echo "measure-boot: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +55,7 @@ case $until in
     ;;
   *) die "--until must be userspace or check" ;;
 esac
+case $acpi in on | off) ;; *) die "--acpi must be on or off" ;; esac
 
 work=$(mktemp -d /tmp/measure-boot.XXXXXX)
 qemu_pid="" proxy_pid=""
@@ -66,21 +71,33 @@ trap 'exit 130' INT TERM
 # The runtime's QEMU command line (see docs/osbuilder.md), one machine type at a time.
 qemu_args() {
   # The CPU model and parameters kata-runtime passes (runtime/virtcontainers/qemu.cc: TCG's
-  # -cpu, kUpstreamKernelParams, kKataCppKernelParams and the agent's channel): the i8042 ones
-  # alone save half a second of mouse probing, acpi=noirq a quarter of a second per PCI device.
+  # -cpu, kUpstreamKernelParams, kAcpiKernelParams or kNoAcpiKernelParams and the agent's
+  # channel): the i8042 ones alone save half a second of mouse probing, acpi=noirq (with ACPI)
+  # a quarter of a second per PCI device.
   local append="console=ttyS0 quiet panic=1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1
     i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 noreplace-smp reboot=k iommu=off
     cryptomgr.notests net.ifnames=0 pci=lastbus=0 agent.use_vsock=false $extra"
   local bus=pci mach
   append=$(echo $append)  # one line
+  # Under TCG the guest's TSC ticks at the host's rate. Without ACPI (no HPET, no PM timer) the
+  # guest has nothing to calibrate it against (its PIT calibration fails under emulation), so
+  # it is told the rate, as kata-runtime does (it measures it; the console's MHz is close).
+  local tsc_khz
+  tsc_khz=$(awk '/^cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)
   case $machine in
-    pc | q35) mach="$machine"; append="$append acpi=noirq" ;;
+    pc | q35)
+      if [ "$acpi" = on ]; then
+        mach="$machine"; append="$append acpi=noirq"
+      else
+        mach="$machine,acpi=off"; append="$append acpi=off tsc_early_khz=$tsc_khz"
+      fi
+      ;;
     microvm)
       # (No acpi=noirq: microvm's virtio-mmio devices take their interrupts from ACPI.)
       mach="microvm"; bus=device
-      # microvm has no PIT/HPET/ACPI PM timer to calibrate the TSC against; under TCG the guest
-      # TSC ticks at the host's rate, so tell the kernel (without this Debian's kernel hangs).
-      append="$append tsc_early_khz=$(awk '/^cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)"
+      # microvm has no PIT/HPET/ACPI PM timer to calibrate the TSC against (without this
+      # Debian's kernel hangs).
+      append="$append tsc_early_khz=$tsc_khz"
       ;;
     *) die "unknown machine $machine" ;;
   esac
@@ -95,9 +112,15 @@ qemu_args() {
   elif [ "$root" = pmem ]; then
     local size
     size=$(stat -c %s "$image")
-    args+=(-machine "$mach,nvdimm=on" -m 512M,slots=2,maxmem=4G
-      -object "memory-backend-file,id=mem0,mem-path=$image,size=$size,readonly=on"
-      -device nvdimm,id=nv0,memdev=mem0,unarmed=on)
+    args+=(-m 512M,slots=2,maxmem=4G
+      -object "memory-backend-file,id=mem0,mem-path=$image,size=$size,readonly=on")
+    # An nvdimm is described to the guest by ACPI (NFIT); without ACPI the image is a
+    # virtio-pmem device. Both give /dev/pmem0 with DAX.
+    if [ "$acpi" = on ] || [ "$machine" = microvm ]; then
+      args+=(-machine "$mach,nvdimm=on" -device nvdimm,id=nv0,memdev=mem0,unarmed=on)
+    else
+      args+=(-machine "$mach" -device "virtio-pmem-$bus,id=nv0,memdev=mem0")
+    fi
     append="$append root=/dev/pmem0p1 rootflags=dax,errors=remount-ro ro rootfstype=ext4"
   else
     args+=(-machine "$mach" -m 512M -drive "if=none,id=root,file=$image,format=raw,readonly=on"
@@ -192,6 +215,10 @@ done
 wall=$(median "${samples[@]}")
 cpu=$(median "${cpu_samples[@]}")
 what=${initrd:+initrd}
+if [ -z "$what" ] && [ "$root" = pmem ] && [ "$machine" != microvm ]; then
+  [ "$acpi" = on ] && what=image/nvdimm || what=image/virtio-pmem
+fi
 what=${what:-image/$root}
+[ "$machine" = microvm ] || [ "$acpi" = on ] || what="$what, no ACPI"
 echo "median: ${wall}s wall (${samples[*]}), ${cpu}s QEMU CPU (${cpu_samples[*]}), load $(cut -d' ' -f1 /proc/loadavg)"
 echo "| ${label:-$(basename "$kernel")} | $what | $machine | $until | ${wall} s | ${cpu} s | ${samples[*]} |"

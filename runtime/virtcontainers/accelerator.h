@@ -22,6 +22,13 @@ struct AcceleratorProbe {
 AcceleratorProbe probeAccelerator(const std::string& cpuinfoPath = "/proc/cpuinfo",
                                   const std::string& kvmPath = "/dev/kvm");
 
+/// The host's TSC rate in kHz, measured against CLOCK_MONOTONIC_RAW over about 10 ms, or 0
+/// when `cpuinfoPath` does not list both constant_tsc and nonstop_tsc (a TSC whose rate
+/// changes has no rate to tell). Under TCG the guest reads the host's TSC, and a guest
+/// without ACPI has no HPET or PM timer to calibrate it against: it is told this rate
+/// (tsc_early_khz=) instead of falling back to a jiffies clock.
+long measureHostTscKhz(const std::string& cpuinfoPath = "/proc/cpuinfo");
+
 /// Resolves the configured accelerator ("auto", "kvm", "tcg") against the probe: "kvm" or
 /// "tcg". Asking for "kvm" on a host where it is unusable is an error naming the reason.
 Result<std::string> chooseAccelerator(const std::string& configured, const AcceleratorProbe& p);

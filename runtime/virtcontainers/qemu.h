@@ -35,7 +35,11 @@ struct VmConfig {
   std::string virtiofsCache = "auto";  // virtiofsd's -o cache=
   std::vector<std::string> virtiofsExtraArgs;
   int virtiofsCacheSizeMiB = 0;  // DAX window; needs a QEMU whose vhost-user-fs has cache-size
-  bool imageOnNvdimm = true;  // `image` as a read-only nvdimm (DAX), else a virtio-blk disk
+  // `image` as read-only persistent memory with DAX (an nvdimm with ACPI, virtio-pmem
+  // without), else a virtio-blk disk.
+  bool imageOnPmem = true;
+  bool acpi = false;     // ACPI tables for the guest (-machine acpi=off otherwise)
+  long guestTscKhz = 0;  // tsc_early_khz= for the guest: TCG without ACPI (0: not passed)
   std::string entropySource = "/dev/urandom";
   std::string firmware;
   bool debug = false;

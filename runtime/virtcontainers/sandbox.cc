@@ -85,7 +85,8 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   vm.tcgCacheMiB = q.tcg_cache_size;
   vm.sharedFs = q.shared_fs;
   vm.msize9p = int(q.msize_9p);
-  vm.imageOnNvdimm = !q.disable_image_nvdimm;
+  vm.imageOnPmem = !q.disable_image_nvdimm;
+  vm.acpi = q.enable_acpi;
   vm.entropySource = q.entropy_source;
   vm.firmware = q.firmware;
   vm.debug = q.enable_debug || config.agent.enable_debug;
@@ -107,6 +108,8 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
     if (access(f->c_str(), R_OK) != 0) return sysError("VM asset " + *f);
   }
   KATA_ASSIGN_OR_RETURN(vm.accelerator, chooseAccelerator(q.accelerator, probeAccelerator()));
+  // KVM gives the guest kvm-clock; with ACPI it calibrates its TSC against the HPET.
+  if (vm.accelerator == "tcg" && !vm.acpi) vm.guestTscKhz = measureHostTscKhz();
   return vm;
 }
 

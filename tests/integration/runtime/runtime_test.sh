@@ -129,6 +129,14 @@ test_lifecycle() {
   expect_eq "stdin relay" "hello through stdin" "$out" || return
   out=$(rt exec life hostname </dev/null)
   expect_eq "hostname from spec" "kata-test" "$out" || return
+  # The default guest has no ACPI (enable_acpi = false): under TCG it runs on the TSC rate
+  # the runtime measured (tsc_early_khz) instead of a jiffies clock; under KVM on kvm-clock.
+  out=$(rt exec life sh -c 'cat /sys/devices/system/clocksource/clocksource0/current_clocksource
+    [ -e /sys/firmware/acpi ] && echo acpi; grep -o "acpi=[a-z]*" /proc/cmdline' </dev/null)
+  case $out in
+    "tsc"$'\n'"acpi=off" | "kvm-clock"$'\n'"acpi=off") ;;
+    *) fail "guest clock and ACPI: $out"; return ;;
+  esac
   out=$(rt list)
   expect_contains "list" "running" "$out" || return
   out=$(rt delete life 2>&1); rc=$?
@@ -329,6 +337,25 @@ test_initrd_root() {
   pass
 }
 
-ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root"
+test_acpi_nvdimm_root() {
+  begin "enable_acpi = true: the guest has ACPI, the image is an nvdimm (NFIT) with DAX"
+  local conf=$TEST_ROOT/acpi.toml out rc
+  sed 's/^enable_acpi = .*/enable_acpi = true/' "$KATA_CONFIG" > "$conf"
+  grep -q '^enable_acpi = true' "$conf" || { fail "no enable_acpi key in $KATA_CONFIG"; return; }
+  make_bundle "$B/acpi" false '{}' sh -c 'ls /sys/firmware/acpi/tables/NFIT
+    ls /sys/bus/nd/devices | grep -c "^nmem"
+    cat /sys/devices/system/clocksource/clocksource0/current_clocksource'
+  out=$(KATA_CONFIG=$conf rt run --bundle "$B/acpi" acpi </dev/null 2>"$TEST_ROOT/acpi.err"); rc=$?
+  expect_eq "exit status (stderr: $(tail -c 600 "$TEST_ROOT/acpi.err"))" 0 "$rc" || return
+  case $out in
+    "/sys/firmware/acpi/tables/NFIT"$'\n'"1"$'\n'"tsc" | \
+      "/sys/firmware/acpi/tables/NFIT"$'\n'"1"$'\n'"kvm-clock") ;;
+    *) fail "guest ACPI, nvdimm and clock: $out"; return ;;
+  esac
+  expect_no_residue acpi || return
+  pass
+}
+
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root test_acpi_nvdimm_root"
 for t in ${*:-$ALL}; do "$t"; done
 finish

@@ -80,6 +80,7 @@ TEST(Config, RenderedTemplateParsesWithOurDefaults) {
   STRCMP_EQUAL("/usr/share/kata-containers/kata-containers.img", c.qemu.image.c_str());
   CHECK(c.qemu.initrd.empty());
   CHECK_FALSE(c.qemu.disable_image_nvdimm);
+  CHECK_FALSE(c.qemu.enable_acpi);
   STRCMP_EQUAL("pc", c.qemu.machine_type.c_str());
   LONGS_EQUAL(512, c.qemu.default_memory);
   LONGS_EQUAL(1, c.qemu.default_vcpus);
@@ -103,7 +104,7 @@ TEST(Config, RenderedTemplateMentionsEveryKeyWeParse) {
   // Every key is meant to be documented in the template (set, with a comment above it).
   std::string t = renderTemplate();
   for (const char* key : {"accelerator",
-                          "guest_console", "tcg_cache_size",
+                          "guest_console", "tcg_cache_size", "enable_acpi",
                           "dial_timeout",
                           "enable_annotations",
                           "valid_hypervisor_paths",

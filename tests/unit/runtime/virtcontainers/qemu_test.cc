@@ -41,7 +41,7 @@ TEST(QemuArgv, TcgWithBoundedTranslationCacheAndAgentPort) {
   STRCMP_EQUAL("/usr/bin/qemu-system-x86_64", argv[0].c_str());
   CHECK_TRUE(hasPair(argv, "-accel", "tcg,tb-size=16"));
   CHECK_TRUE(hasPair(argv, "-cpu", "max,-erms"));
-  CHECK_TRUE(hasPair(argv, "-machine", "pc,memory-backend=ram0"));
+  CHECK_TRUE(hasPair(argv, "-machine", "pc,acpi=off,memory-backend=ram0"));
   CHECK_TRUE(hasPair(argv, "-object", "memory-backend-memfd,id=ram0,share=on,size=512M"));
   CHECK_TRUE(hasPair(argv, "-device", "virtserialport,chardev=charch0,id=channel0,name=agent.channel.0"));
   CHECK_TRUE(hasPair(argv, "-chardev",
@@ -84,19 +84,38 @@ TEST(QemuArgv, VirtioFsReplaces9pWithVhostUserFs) {
                      "cache-size=256M"));
 }
 
-TEST(QemuArgv, NvdimmImageRoot) {
+TEST(QemuArgv, ImageRootOnVirtioPmemWithoutAcpi) {
   VmConfig c = baseConfig();
   c.initrdPath.clear();
   c.imagePath = "/img";
-  c.imageOnNvdimm = true;
+  c.guestTscKhz = 2445430;
+  auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-machine", "pc,acpi=off,memory-backend=ram0"));
+  CHECK_TRUE(hasPair(argv, "-device", "virtio-pmem-pci,id=nv0,memdev=mem0"));
+  CHECK_FALSE(hasPair(argv, "-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"));
+  std::string cmdline = kata::vc::kernelCommandLine(c);
+  CHECK_TRUE(cmdline.find("root=/dev/pmem0p1 rootflags=dax") != std::string::npos);
+  CHECK_TRUE(cmdline.find(" acpi=off ") != std::string::npos);
+  CHECK_TRUE(cmdline.find("acpi=noirq") == std::string::npos);
+  CHECK_TRUE(cmdline.find(" tsc_early_khz=2445430 ") != std::string::npos);
+}
+
+TEST(QemuArgv, NvdimmImageRootWithAcpi) {
+  VmConfig c = baseConfig();
+  c.initrdPath.clear();
+  c.imagePath = "/img";
+  c.acpi = true;  // enable_acpi
   auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
   CHECK_TRUE(hasPair(argv, "-machine", "pc,nvdimm=on,memory-backend=ram0"));
   CHECK_TRUE(hasPair(argv, "-device", "nvdimm,id=nv0,memdev=mem0,unarmed=on"));
   CHECK_FALSE(contains(argv, "-initrd"));
   std::string cmdline = kata::vc::kernelCommandLine(c);
   CHECK_TRUE(cmdline.find("root=/dev/pmem0p1 rootflags=dax") != std::string::npos);
+  CHECK_TRUE(cmdline.find(" acpi=noirq ") != std::string::npos);
+  CHECK_TRUE(cmdline.find("acpi=off") == std::string::npos);
+  CHECK_TRUE(cmdline.find("tsc_early_khz") == std::string::npos);
 
-  c.imageOnNvdimm = false;  // disable_image_nvdimm: a read-only virtio-blk disk instead
+  c.imageOnPmem = false;  // disable_image_nvdimm: a read-only virtio-blk disk instead
   argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
   CHECK_TRUE(hasPair(argv, "-machine", "pc,memory-backend=ram0"));
   CHECK_TRUE(hasPair(argv, "-device", "virtio-blk-pci,drive=image0"));
