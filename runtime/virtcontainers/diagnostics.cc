@@ -101,6 +101,7 @@ Json::Value environmentReport(const config::Config& c, const std::string& runtim
   hv["HotplugVFIOOnRootBus"] = c.qemu.hotplug_vfio_on_root_bus;
   hv["Debug"] = c.qemu.enable_debug;
   hv["UseVSock"] = c.qemu.use_vsock;
+  hv["ACPI"] = c.qemu.enable_acpi;
   hv["Accelerator"] = accel.ok() ? *accel : "unusable: " + accel.error().message;
 
   r["Image"]["Path"] = c.qemu.image;

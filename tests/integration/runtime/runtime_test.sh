@@ -326,13 +326,16 @@ PY
 }
 
 test_initrd_root() {
-  begin "initrd instead of the image: the agent leaves the initramfs and containers pivot_root"
+  begin "initrd instead of the image, 2 vCPUs: the agent leaves the initramfs, the guest sees both"
   local conf=$TEST_ROOT/initrd.toml out rc
-  sed "s|^image = .*|initrd = \"$KATA_ASSETS/kata-containers-initrd.img\"|" "$KATA_CONFIG" > "$conf"
-  make_bundle "$B/ird" false '{}' uname -r
+  # Two vCPUs without ACPI: the guest finds the second one in the firmware's MP table.
+  sed -e "s|^image = .*|initrd = \"$KATA_ASSETS/kata-containers-initrd.img\"|" \
+    -e 's/^default_vcpus = .*/default_vcpus = 2/' "$KATA_CONFIG" > "$conf"
+  grep -q '^default_vcpus = 2' "$conf" || { fail "no default_vcpus key in $KATA_CONFIG"; return; }
+  make_bundle "$B/ird" false '{}' sh -c 'uname -r; nproc'
   out=$(KATA_CONFIG=$conf rt run --bundle "$B/ird" ird </dev/null 2>"$TEST_ROOT/ird.err"); rc=$?
   expect_eq "exit status (stderr: $(tail -c 600 "$TEST_ROOT/ird.err"))" 0 "$rc" || return
-  expect_eq "guest kernel" "$GUEST_KERNEL" "$out" || return
+  expect_eq "guest kernel and CPUs" "$GUEST_KERNEL"$'\n'"2" "$out" || return
   expect_no_residue ird || return
   pass
 }
