@@ -115,7 +115,10 @@ Result<Json::Value> Qmp::execute(const std::string& command, const Json::Value& 
     int64_t left = deadline - nowMs();
     if (left <= 0) return makeError("QMP " + command + ": timed out", ETIMEDOUT);
     KATA_ASSIGN_OR_RETURN(Json::Value msg, readMessage(int(left)));
-    if (msg.isMember("event")) continue;
+    if (msg.isMember("event")) {
+      keepEvent(std::move(msg));
+      continue;
+    }
     if (msg.isMember("return")) return msg["return"];
     if (msg.isMember("error")) {
       const Json::Value& e = msg["error"];
@@ -124,6 +127,75 @@ Result<Json::Value> Qmp::execute(const std::string& command, const Json::Value& 
     }
     return makeError("QMP " + command + ": reply has neither return nor error", EPROTO);
   }
+}
+
+void Qmp::keepEvent(Json::Value event) {
+  events_.push_back(std::move(event));
+  if (events_.size() > kMaxKeptEvents) events_.pop_front();
+}
+
+Result<Json::Value> Qmp::waitEvent(const std::string& name,
+                                   const std::function<bool(const Json::Value&)>& match,
+                                   int timeoutMs) {
+  auto matches = [&](const Json::Value& e) {
+    return e["event"].isString() && e["event"].asString() == name && match(e["data"]);
+  };
+  for (auto it = events_.begin(); it != events_.end(); ++it) {
+    if (matches(*it)) {
+      Json::Value data = (*it)["data"];
+      events_.erase(it);
+      return data;
+    }
+  }
+  const int64_t deadline = nowMs() + timeoutMs;
+  for (;;) {
+    int64_t left = deadline - nowMs();
+    if (left <= 0)
+      return makeError("QMP: no " + name + " event within " + std::to_string(timeoutMs) + " ms",
+                       ETIMEDOUT);
+    auto msg = readMessage(int(left));
+    if (!msg.ok()) {
+      if (msg.error().code == ETIMEDOUT) continue;  // reported with the event's name above
+      return std::move(msg).error();
+    }
+    if (!msg->isMember("event")) continue;  // a stray reply: no command is outstanding
+    if (matches(*msg)) return (*msg)["data"];
+    keepEvent(std::move(msg).value());
+  }
+}
+
+Status Qmp::deviceAdd(const std::string& driver, const std::string& id,
+                      const Json::Value& properties, int timeoutMs) {
+  Json::Value args = properties.isObject() ? properties : Json::Value(Json::objectValue);
+  args["driver"] = driver;
+  args["id"] = id;
+  KATA_TRY(execute("device_add", args, timeoutMs));
+  return okStatus();
+}
+
+Status Qmp::deviceDel(const std::string& id, int timeoutMs) {
+  const int64_t deadline = nowMs() + timeoutMs;
+  Json::Value args(Json::objectValue);
+  args["id"] = id;
+  KATA_TRY(execute("device_del", args, timeoutMs));
+  auto isThisDevice = [&id](const Json::Value& data) {
+    return data["device"].isString() && data["device"].asString() == id;
+  };
+  auto deleted =
+      waitEvent("DEVICE_DELETED", isThisDevice, int(std::max<int64_t>(0, deadline - nowMs())));
+  if (!deleted.ok()) {
+    return std::move(deleted).error().wrap("unplug " + id +
+                                           " (the guest has not released the device)");
+  }
+  return okStatus();
+}
+
+Result<std::string> Qmp::runState(int timeoutMs) {
+  KATA_ASSIGN_OR_RETURN(Json::Value r,
+                        execute("query-status", Json::Value(Json::nullValue), timeoutMs));
+  if (!r.isObject() || !r["status"].isString())
+    return makeError("QMP query-status: reply has no status", EPROTO);
+  return r["status"].asString();
 }
 
 }  // namespace kata::vc
