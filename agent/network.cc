@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "lib/netlink.h"
+
 namespace kata::agent::net {
 
 namespace {
@@ -21,92 +23,19 @@ namespace {
 constexpr size_t kMaxAddresses = 64;
 constexpr size_t kMaxRoutes = 1024;
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const {
-    if (p) Free(p);
-  }
-};
-using SockPtr = std::unique_ptr<nl_sock, Deleter<nl_sock, nl_socket_free>>;
-using CachePtr = std::unique_ptr<nl_cache, Deleter<nl_cache, nl_cache_free>>;
-using LinkPtr = std::unique_ptr<rtnl_link, Deleter<rtnl_link, rtnl_link_put>>;
-using NlAddrPtr = std::unique_ptr<nl_addr, Deleter<nl_addr, nl_addr_put>>;
-using AddrPtr = std::unique_ptr<rtnl_addr, Deleter<rtnl_addr, rtnl_addr_put>>;
-using RoutePtr = std::unique_ptr<rtnl_route, Deleter<rtnl_route, rtnl_route_put>>;
-using NeighPtr = std::unique_ptr<rtnl_neigh, Deleter<rtnl_neigh, rtnl_neigh_put>>;
-
-/// libnl's negative NLE_* codes to errno, so that the gRPC mapping says what happened.
-Error nlError(int rc, const std::string& what) {
-  int code = EIO;
-  switch (-rc) {
-    case NLE_EXIST:
-      code = EEXIST;
-      break;
-    case NLE_OBJ_NOTFOUND:
-    case NLE_NODEV:
-      code = ENOENT;
-      break;
-    case NLE_INVAL:
-    case NLE_RANGE:
-    case NLE_AF_NOSUPPORT:
-      code = EINVAL;
-      break;
-    case NLE_PERM:
-      code = EPERM;
-      break;
-    case NLE_BUSY:
-      code = EBUSY;
-      break;
-    case NLE_NOADDR:
-      code = EADDRNOTAVAIL;
-      break;
-    default:
-      break;
-  }
-  return makeError(what + ": " + nl_geterror(rc), code);
-}
-
-Result<SockPtr> connectRoute() {
-  SockPtr sk(nl_socket_alloc());
-  if (!sk) return makeError("netlink socket: out of memory", ENOMEM);
-  if (int rc = nl_connect(sk.get(), NETLINK_ROUTE); rc < 0) return nlError(rc, "netlink connect");
-  return sk;
-}
-
-Result<CachePtr> linkCache(nl_sock* sk) {
-  nl_cache* c = nullptr;
-  if (int rc = rtnl_link_alloc_cache(sk, AF_UNSPEC, &c); rc < 0) return nlError(rc, "list links");
-  return CachePtr(c);
-}
-
-Result<CachePtr> addrCache(nl_sock* sk) {
-  nl_cache* c = nullptr;
-  if (int rc = rtnl_addr_alloc_cache(sk, &c); rc < 0) return nlError(rc, "list addresses");
-  return CachePtr(c);
-}
-
-Result<CachePtr> routeCache(nl_sock* sk) {
-  nl_cache* c = nullptr;
-  if (int rc = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &c); rc < 0) {
-    return nlError(rc, "list routes");
-  }
-  return CachePtr(c);
-}
-
-std::string addrText(nl_addr* a, bool withPrefix) {
-  if (!a) return "";
-  char buf[128];
-  if (!withPrefix) {
-    // nl_addr2str appends "/len" when the prefix is shorter than the address.
-    char ip[INET6_ADDRSTRLEN] = {};
-    int family = nl_addr_get_family(a);
-    if ((family == AF_INET || family == AF_INET6) &&
-        ::inet_ntop(family, nl_addr_get_binary_addr(a), ip, sizeof ip)) {
-      return ip;
-    }
-  }
-  return nl_addr2str(a, buf, sizeof buf);
-}
+using nl::AddrPtr;
+using nl::addrCache;
+using nl::addrText;
+using nl::CachePtr;
+using nl::connectRoute;
+using nl::LinkPtr;
+using nl::linkCache;
+using nl::NeighPtr;
+using nl::NlAddrPtr;
+using nl::nlError;
+using nl::RoutePtr;
+using nl::routeCache;
+using nl::SockPtr;
 
 Result<NlAddrPtr> parseIp(const std::string& text, const std::string& field) {
   unsigned char bin[16];

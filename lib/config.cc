@@ -261,7 +261,8 @@ void parseNetmon(SectionParser& p, NetmonConfig& c) {
 
 void parseRuntime(SectionParser& p, RuntimeConfig& c) {
   p.boolean("enable_debug", c.enable_debug);
-  p.string("internetworking_model", c.internetworking_model, {"macvtap", "tcfilter", "none"});
+  // Upstream's "macvtap" is not offered: a configuration asking for it is refused here.
+  p.string("internetworking_model", c.internetworking_model, {"tcfilter", "none"});
   p.boolean("disable_guest_seccomp", c.disable_guest_seccomp);
   p.boolean("disable_new_netns", c.disable_new_netns);
   p.boolean("sandbox_cgroup_only", c.sandbox_cgroup_only);

@@ -118,7 +118,7 @@ struct NetmonConfig {
 /// [runtime]
 struct RuntimeConfig {
   bool enable_debug = false;
-  std::string internetworking_model = "tcfilter";  // "macvtap" | "tcfilter" | "none"
+  std::string internetworking_model = "tcfilter";  // "tcfilter" | "none"
   bool disable_guest_seccomp = true;
   bool disable_new_netns = false;
   bool sandbox_cgroup_only = false;

@@ -297,7 +297,11 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     if (!sandboxAlive(sandbox)) return makeError("sandbox " + sid + " is not running", ESRCH);
   } else {
     undo.add([&lock, &sid] { removeLockOfGoneSandbox(lock, sid); });
-    SandboxSpec ss{sid, spec.hostname, {}};
+    SandboxSpec ss{sid, spec.hostname, {}, ""};
+    if (spec.linux) {
+      for (const auto& ns : spec.linux->namespaces)
+        if (ns.type == "network") ss.netns = ns.path;
+    }
     KATA_ASSIGN_OR_RETURN(sandbox, createSandbox(ctx.config, ss));
     undo.add([&sandbox] { (void)destroySandbox(sandbox); });
   }

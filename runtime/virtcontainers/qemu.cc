@@ -153,6 +153,11 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
       dev += ",cache-size=" + std::to_string(c.virtiofsCacheSizeMiB) + "M";
     add({"-device", dev});
   }
+  for (size_t i = 0; i < c.nicMacs.size(); ++i) {
+    const std::string id = "network-" + std::to_string(i);
+    add({"-netdev", "tap,id=" + id + ",fd=" + std::to_string(kFirstTapFd + int(i))});
+    add({"-device", "virtio-net-pci,netdev=" + id + ",mac=" + c.nicMacs[i]});
+  }
   add({"-object", "rng-random,id=rng0,filename=" + c.entropySource});
   add({"-device", "virtio-rng-pci,rng=rng0"});
   add({"-kernel", c.kernelPath});
@@ -208,7 +213,11 @@ std::string tailOfFile(const std::string& path, size_t maxLines) {
 }
 
 Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths& paths,
-                        const std::string& sharedDir) {
+                        const std::string& sharedDir, const std::vector<int>& tapFds) {
+  if (tapFds.size() != c.nicMacs.size())
+    return makeError("QEMU: " + std::to_string(c.nicMacs.size()) + " NICs but " +
+                         std::to_string(tapFds.size()) + " taps",
+                     EINVAL);
   UniqueFd log(open(paths.qemuLog().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!log) return sysError("create " + paths.qemuLog());
   SpawnOptions opts;
@@ -216,6 +225,8 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths&
   opts.stdoutFd = log.get();
   opts.stderrFd = log.get();
   opts.setsid = true;  // QEMU must not die with the terminal of the command that started it
+  for (size_t i = 0; i < tapFds.size(); ++i)
+    opts.extraFds.push_back({tapFds[i], kFirstTapFd + int(i)});
   KATA_ASSIGN_OR_RETURN(ChildProcess parent, ChildProcess::spawn(opts));
   // With -daemonize the first process exits once the VM is initialised: 0 on success.
   KATA_ASSIGN_OR_RETURN(int status, parent.wait());

@@ -40,6 +40,9 @@ struct VmConfig {
   bool imageOnPmem = true;
   bool acpi = false;     // ACPI tables for the guest (-machine acpi=off otherwise)
   long guestTscKhz = 0;  // tsc_early_khz= for the guest: TCG without ACPI (0: not passed)
+  // One virtio-net NIC per tap, with these MACs; startQemu hands the taps' fds to QEMU as
+  // fds 3, 4, ... (kFirstTapFd + i).
+  std::vector<std::string> nicMacs;
   std::string entropySource = "/dev/urandom";
   std::string firmware;
   bool debug = false;
@@ -64,6 +67,7 @@ struct VmPaths {
 
 inline constexpr const char* kAgentPortName = "agent.channel.0";
 inline constexpr const char* kShareMountTag = "kataShared";
+inline constexpr int kFirstTapFd = 3;
 
 /// The guest kernel command line: upstream Kata's defaults, ours, then the configured extras.
 std::string kernelCommandLine(const VmConfig& config);
@@ -73,9 +77,10 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& config,
                                   const VmPaths& paths, const std::string& sharedDir);
 
 /// Starts QEMU daemonised; returns its pid once QEMU has set up every device (QEMU's parent
-/// exits after initialisation). On failure the error carries the tail of QEMU's stderr.
+/// exits after initialisation). `tapFds` are the taps of config.nicMacs, in order. On failure
+/// the error carries the tail of QEMU's stderr.
 Result<pid_t> startQemu(const std::string& id, const VmConfig& config, const VmPaths& paths,
-                        const std::string& sharedDir);
+                        const std::string& sharedDir, const std::vector<int>& tapFds = {});
 
 /// Once the guest runs: pages out QEMU's mappings of the kernel file (QEMU keeps an ELF kernel
 /// mapped only to reload it on a reset), of the nvdimm root image `image` (the pages the boot

@@ -7,6 +7,7 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "runtime/virtcontainers/accelerator.h"
+#include "runtime/virtcontainers/network.h"
 #include "runtime/virtcontainers/rollback.h"
 #include "runtime/virtcontainers/shared_dir.h"
 
@@ -59,6 +60,40 @@ std::string oneLine(const std::string& s) {
     }
   }
   return out;
+}
+
+// The guest's NICs get the names, MTUs and addresses of the netns interfaces they mirror
+// (the agent finds each by MAC), then the routes.
+Status configureGuestNetwork(AgentClient& agent, const net::SandboxNetwork& network) {
+  for (const auto& e : network.endpoints) {
+    ::grpc::UpdateInterfaceRequest req;
+    auto* i = req.mutable_interface();
+    i->set_device(e.name);
+    i->set_name(e.name);
+    i->set_hwaddr(e.mac);
+    i->set_mtu(uint64_t(e.mtu));
+    for (const auto& a : e.addresses) {
+      auto* ip = i->add_ipaddresses();
+      ip->set_family(a.v6 ? ::types::v6 : ::types::v4);
+      ip->set_address(a.ip);
+      ip->set_mask(std::to_string(a.prefix));
+    }
+    auto r = agent.call("UpdateInterface", &::grpc::AgentService::Stub::UpdateInterface, req);
+    if (!r.ok()) return std::move(r).error();
+  }
+  if (network.routes.empty()) return okStatus();
+  ::grpc::UpdateRoutesRequest req;
+  for (const auto& route : network.routes) {
+    auto* r = req.mutable_routes()->add_routes();
+    r->set_dest(route.dest);
+    r->set_gateway(route.gateway);
+    r->set_device(route.device);
+    r->set_source(route.source);
+    r->set_scope(uint32_t(route.scope));
+  }
+  auto r = agent.call("UpdateRoutes", &::grpc::AgentService::Stub::UpdateRoutes, req);
+  if (!r.ok()) return std::move(r).error();
+  return okStatus();
 }
 
 }  // namespace
@@ -145,8 +180,26 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
     undo.add([p = s.virtiofsd] { (void)p.terminate(1000); });
   }
 
+  std::vector<UniqueFd> taps;
+  net::SandboxNetwork network;
+  if (!spec.netns.empty() && config.runtime.internetworking_model == "tcfilter") {
+    KATA_ASSIGN_OR_RETURN(net::Attached attached, net::attach(spec.netns));
+    network = std::move(attached.network);
+    taps = std::move(attached.taps);
+    undo.add([ns = spec.netns, eps = network.endpoints] { (void)net::detach(ns, eps); });
+    s.netns = spec.netns;
+    for (const auto& e : network.endpoints) {
+      s.netInterfaces.push_back(e.name);
+      s.netTaps.push_back(e.tap);
+      vm.nicMacs.push_back(e.mac);
+    }
+  }
+  std::vector<int> tapFds;
+  for (const auto& t : taps) tapFds.push_back(t.get());
+
   log::info("starting VM", {{"sandbox", sid}, {"accelerator", vm.accelerator}});
-  auto started = startQemu(sid, vm, paths, shared::exportDir(sid));
+  auto started = startQemu(sid, vm, paths, shared::exportDir(sid), tapFds);
+  taps.clear();  // QEMU holds them now; a tap disappears when QEMU exits
   // QEMU could not reach virtiofsd's socket: virtiofsd's own log says why.
   if (!started.ok() && started.error().message.find(paths.virtiofsSocket()) != std::string::npos) {
     std::string fsLog = oneLine(tailOfFile(paths.virtiofsdLog(), 3));
@@ -203,6 +256,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   }
   auto created = agent.call("CreateSandbox", &::grpc::AgentService::Stub::CreateSandbox, req);
   if (!created.ok()) return std::move(created).error();
+  KATA_TRY_CTX(configureGuestNetwork(agent, network), "guest network");
   undo.commit();
   return s;
 }
@@ -221,6 +275,12 @@ Status destroySandbox(const SandboxState& s) {
     }
   }
   keep(stopQemu(s.qemu, paths, 2000));
+  if (!s.netns.empty()) {
+    std::vector<net::Endpoint> endpoints;
+    for (size_t i = 0; i < s.netInterfaces.size() && i < s.netTaps.size(); ++i)
+      endpoints.push_back({s.netInterfaces[i], "", 0, s.netTaps[i], {}});
+    keep(net::detach(s.netns, endpoints));
+  }
   keep(s.proxy.terminate(1000));
   keep(s.virtiofsd.terminate(1000));  // normally gone already: it exits when QEMU disconnects
   keep(shared::teardown(s.id));

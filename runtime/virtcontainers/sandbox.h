@@ -16,6 +16,8 @@ struct SandboxSpec {
   std::string id;
   std::string hostname;
   std::vector<std::string> dns;  // nameserver lines for the guest's /etc/resolv.conf
+  // The spec's network namespace (a path), whose interfaces the guest gets; "" for none.
+  std::string netns;
 };
 
 /// Resolves the VM parameters from the configuration and the host (accelerator, memory).
@@ -26,8 +28,8 @@ Result<VmConfig> vmConfigFrom(const config::Config& config);
 /// agent never answered, shows the tail of the guest console.
 Result<SandboxState> createSandbox(const config::Config& config, const SandboxSpec& spec);
 
-/// Tears a sandbox down: DestroySandbox (when the agent still answers), QEMU, proxy, shared dir,
-/// state dirs. Never stops half-way: every step runs, and the first error is returned.
+/// Tears a sandbox down: DestroySandbox (when the agent still answers), QEMU, proxy, what the
+/// runtime added to the network namespace, shared dir, state dirs. Never stops half-way: every step runs, and the first error is returned.
 Status destroySandbox(const SandboxState& sandbox);
 
 /// A client for the sandbox's agent.

@@ -83,6 +83,14 @@ Status saveSandbox(const SandboxState& s) {
   Json::Value list(Json::arrayValue);
   for (const auto& c : s.containers) list.append(c);
   v["containers"] = list;
+  if (!s.netns.empty()) {
+    v["netns"] = s.netns;
+    Json::Value ifs(Json::arrayValue), taps(Json::arrayValue);
+    for (const auto& i : s.netInterfaces) ifs.append(i);
+    for (const auto& t : s.netTaps) taps.append(t);
+    v["net_interfaces"] = ifs;
+    v["net_taps"] = taps;
+  }
   return writeJsonAtomic(StorePaths::sandboxDir(s.id) + "/sandbox.json", v);
 }
 
@@ -108,6 +116,19 @@ Result<SandboxState> loadSandbox(const std::string& sid) {
   KATA_ASSIGN_OR_RETURN(s.created, r.str("created", false));
   KATA_ASSIGN_OR_RETURN(s.containers, r.strings("containers"));
   for (const auto& c : s.containers) KATA_TRY_CTX(validateContainerId(c), path);
+  KATA_ASSIGN_OR_RETURN(s.netns, r.str("netns", false));
+  KATA_ASSIGN_OR_RETURN(s.netInterfaces, r.strings("net_interfaces"));
+  KATA_ASSIGN_OR_RETURN(s.netTaps, r.strings("net_taps"));
+  if (s.netInterfaces.size() != s.netTaps.size())
+    return makeError(path + ": net_interfaces and net_taps differ in length", EINVAL);
+  if (!s.netns.empty() && s.netns[0] != '/')
+    return makeError(path + ": netns: expected an absolute path", EINVAL);
+  for (const auto* names : {&s.netInterfaces, &s.netTaps}) {
+    for (const auto& n : *names) {
+      if (n.empty() || n.size() >= 16 || n.find_first_of("/ \t\n:") != std::string::npos)
+        return makeError(path + ": \"" + n.substr(0, 32) + "\" is not an interface name", EINVAL);
+    }
+  }
   return s;
 }
 

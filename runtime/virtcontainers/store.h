@@ -45,6 +45,11 @@ struct SandboxState {
   std::string configPath;        // configuration.toml the sandbox was created with
   std::vector<std::string> containers;
   std::string created;           // RFC 3339
+  // The network namespace whose interfaces were wired to the guest (net::attach), and what
+  // was added to it: for each interface its tap, to remove at teardown.
+  std::string netns;
+  std::vector<std::string> netInterfaces;
+  std::vector<std::string> netTaps;
 };
 
 struct ExecState {

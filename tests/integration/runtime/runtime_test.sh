@@ -359,6 +359,71 @@ test_acpi_nvdimm_root() {
   pass
 }
 
-ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root test_acpi_nvdimm_root"
+test_network_namespace_taps() {
+  begin "a netns with a veth: the guest gets its MAC, address and routes; the host pings it"
+  local ns=kata-test-net-$$ host=ktnet$$ out rc mac
+  ip netns add "$ns" || { fail "ip netns add"; return; }
+  # The suite's EXIT trap runs cleanup_all; this netns and veth go with the test either way.
+  trap 'cleanup_all; ip netns del '"$ns"' 2>/dev/null; ip link del '"$host"' 2>/dev/null' EXIT
+  ip link add "$host" type veth peer name eth0 netns "$ns" &&
+    ip addr add 10.213.7.1/24 dev "$host" && ip link set "$host" up &&
+    ip -n "$ns" addr add 10.213.7.2/24 dev eth0 && ip -n "$ns" link set eth0 mtu 1400 up &&
+    ip -n "$ns" route add 10.99.0.0/16 via 10.213.7.1 ||
+    { fail "veth set-up"; return; }
+  mac=$(ip -n "$ns" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+  make_bundle "$B/net" false '{}' sleep 100000
+  python3 - "$B/net/config.json" "/var/run/netns/$ns" <<'PY'
+import json, sys
+path, netns = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+for n in spec["linux"]["namespaces"]:
+    if n["type"] == "network":
+        n["path"] = netns
+json.dump(spec, open(path, "w"), indent=1)
+PY
+  rt run -d --bundle "$B/net" net </dev/null >"$TEST_ROOT/net.out" 2>&1; rc=$?
+  expect_eq "run -d (output: $(tail -c 600 "$TEST_ROOT/net.out"))" 0 "$rc" || return
+  out=$(rt exec net sh -c 'cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu
+    ip -4 -o addr show eth0 | sed "s/.* inet \([0-9./]*\).*/\1/"; ip route show 10.99.0.0/16' </dev/null)
+  expect_eq "guest eth0 (MAC, MTU, address, route)" \
+    "$mac"$'\n'"1400"$'\n'"10.213.7.2/24"$'\n'"10.99.0.0/16 via 10.213.7.1 dev eth0 " "$out" || return
+  # Through the veth, the tc redirect, the tap, QEMU and the guest kernel, and back.
+  /bin/busybox ping -c 2 -W 10 10.213.7.2 >"$TEST_ROOT/ping.out" 2>&1 ||
+    { fail "ping the guest: $(tail -c 300 "$TEST_ROOT/ping.out")"; return; }
+  expect_contains "the tap in the netns" "tap0_kata" "$(ip -n "$ns" -o link show)" || return
+  # QEMU dies (its tap goes with it); delete --force removes the redirect left on eth0.
+  kill -9 "$(cat /run/vc/vm/net/pid)"
+  wait_status net stopped 100 || { fail "state does not notice the dead VM"; return; }
+  rt delete --force net || { fail "delete --force"; return; }
+  out=$(ip -n "$ns" -o link show; tc -n "$ns" qdisc show dev eth0)
+  case $out in
+    *tap0_kata* | *ingress*) fail "left in the netns: $out"; return ;;
+  esac
+  expect_no_residue net || return
+  # A netns that does not exist: a clear error, nothing left behind.
+  python3 - "$B/net/config.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+for n in spec["linux"]["namespaces"]:
+    if n["type"] == "network":
+        n["path"] = "/var/run/netns/kata-test-no-such-netns"
+json.dump(spec, open(sys.argv[1], "w"), indent=1)
+PY
+  out=$(rt run --bundle "$B/net" net2 </dev/null 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "run in a missing netns succeeded"; return; }
+  expect_contains "missing netns error" "kata-test-no-such-netns" "$out" || return
+  expect_no_residue net2 || return
+  # The host's own netns: refused, its interfaces untouched.
+  sed -i "s|/var/run/netns/kata-test-no-such-netns|/proc/$$/ns/net|" "$B/net/config.json"
+  out=$(rt run --bundle "$B/net" net3 </dev/null 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "run in the host's netns succeeded"; return; }
+  expect_contains "host netns error" "is the host's" "$out" || return
+  case $(tc qdisc show dev "$host") in *ingress*) fail "a redirect on the host's $host"; return ;; esac
+  expect_no_residue net3 || return
+  ip netns del "$ns"; ip link del "$host" 2>/dev/null
+  pass
+}
+
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root test_acpi_nvdimm_root test_network_namespace_taps"
 for t in ${*:-$ALL}; do "$t"; done
 finish

@@ -179,7 +179,7 @@ TEST(Config, AllSectionsAndTypes) {
                           "dial_timeout = 300\ntrace_mode = \"dynamic\"\n"
                           "[netmon]\nenable_netmon = true\n"
                           "[runtime]\nexperimental = [\"newstore\"]\ninternetworking_model = "
-                          "\"macvtap\"\n"
+                          "\"none\"\n"
                           "[factory]\nvm_cache_number = 3\n",
                       kFile);
   if (!r.ok()) FAIL(r.error().message.c_str());
@@ -196,7 +196,7 @@ TEST(Config, AllSectionsAndTypes) {
   LONGS_EQUAL(300, r->agent.dial_timeout);
   CHECK(r->netmon.enable_netmon);
   STRCMP_EQUAL("newstore", r->runtime.experimental.at(0).c_str());
-  STRCMP_EQUAL("macvtap", r->runtime.internetworking_model.c_str());
+  STRCMP_EQUAL("none", r->runtime.internetworking_model.c_str());
   LONGS_EQUAL(3, r->factory.vm_cache_number);
 }
 
@@ -236,6 +236,9 @@ TEST(Config, RangeAndEnumChecks) {
       "/etc/kata-containers/configuration.toml:5: hypervisor.qemu.machine_type: expected one "
       "of \"pc\", \"q35\", got \"microvm\"",
       errorOf(minimal("machine_type = \"microvm\"\n")).c_str());
+  CHECK(errorOf(minimal("") + "[runtime]\ninternetworking_model = \"macvtap\"\n")
+            .find("runtime.internetworking_model: expected one of \"tcfilter\", \"none\"") !=
+        std::string::npos);
   CHECK(errorOf(minimal("block_device_driver = \"ide\"\n")).find("block_device_driver") !=
         std::string::npos);
   CHECK(errorOf(minimal("accelerator = \"hvf\"\n")).find("hypervisor.qemu.accelerator") !=

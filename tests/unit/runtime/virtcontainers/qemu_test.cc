@@ -176,3 +176,27 @@ TEST(TailOfFile, LastLinesOfALargeLogWithoutBlankOrCutLines) {
   std::ofstream(dir->path() + "/short.log") << "only line";
   STRCMP_EQUAL("only line", kata::vc::tailOfFile(dir->path() + "/short.log", 3).c_str());
 }
+
+TEST(QemuArgv, OneVirtioNetNicPerTapFd) {
+  VmConfig c = baseConfig();
+  c.nicMacs = {"02:42:0a:00:00:02", "02:42:0a:00:01:02"};
+  auto argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_TRUE(hasPair(argv, "-netdev", "tap,id=network-0,fd=3"));
+  CHECK_TRUE(hasPair(argv, "-device", "virtio-net-pci,netdev=network-0,mac=02:42:0a:00:00:02"));
+  CHECK_TRUE(hasPair(argv, "-netdev", "tap,id=network-1,fd=4"));
+  CHECK_TRUE(hasPair(argv, "-device", "virtio-net-pci,netdev=network-1,mac=02:42:0a:00:01:02"));
+  // Without taps there is no NIC at all (QEMU's default user-mode NIC is never added).
+  c.nicMacs.clear();
+  argv = kata::vc::qemuArgv("x", c, VmPaths{"/d"}, "/s");
+  CHECK_FALSE(contains(argv, "-netdev"));
+}
+
+TEST(QemuArgv, StartRefusesNicsWithoutTheirTaps) {
+  auto dir = kata::TempDir::create("qemu-start");
+  CHECK_TRUE(dir.ok());
+  VmConfig c = baseConfig();
+  c.nicMacs = {"02:42:0a:00:00:02"};
+  auto started = kata::vc::startQemu("x", c, VmPaths{dir->path()}, "/s", {});
+  CHECK_FALSE(started.ok());
+  CHECK_TRUE(started.error().message.find("1 NICs but 0 taps") != std::string::npos);
+}
