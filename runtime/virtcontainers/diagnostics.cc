@@ -161,7 +161,8 @@ std::vector<HostCheck> hostChecks(const config::Config& c) {
   for (const char* m : {"vhost", "vhost_net"})
     out.push_back({moduleLoaded(m) ? HostCheck::Pass : HostCheck::Warn,
                    std::string("kernel module ") + m,
-                   moduleLoaded(m) ? "loaded" : "not loaded (networking falls back to plain tap)"});
+                   moduleLoaded(m) ? "loaded (not used yet: NICs are plain taps)"
+                                   : "not loaded (not used yet: NICs are plain taps)"});
   out.push_back({exists("/dev/vhost-vsock") ? HostCheck::Pass : HostCheck::Warn, "vsock",
                  exists("/dev/vhost-vsock") ? "/dev/vhost-vsock present"
                                             : "no /dev/vhost-vsock: the agent is reached "
