@@ -368,7 +368,8 @@ test_network_namespace_taps() {
   ip link add "$host" type veth peer name eth0 netns "$ns" &&
     ip addr add 10.213.7.1/24 dev "$host" && ip link set "$host" up &&
     ip -n "$ns" addr add 10.213.7.2/24 dev eth0 && ip -n "$ns" link set eth0 mtu 1400 up &&
-    ip -n "$ns" route add 10.99.0.0/16 via 10.213.7.1 ||
+    ip -n "$ns" route add 10.99.0.0/16 via 10.213.7.1 &&
+    ip -n "$ns" route add default via 10.213.7.1 ||
     { fail "veth set-up"; return; }
   mac=$(ip -n "$ns" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
   make_bundle "$B/net" false '{}' sleep 100000
@@ -384,9 +385,11 @@ PY
   rt run -d --bundle "$B/net" net </dev/null >"$TEST_ROOT/net.out" 2>&1; rc=$?
   expect_eq "run -d (output: $(tail -c 600 "$TEST_ROOT/net.out"))" 0 "$rc" || return
   out=$(rt exec net sh -c 'cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu
-    ip -4 -o addr show eth0 | sed "s/.* inet \([0-9./]*\).*/\1/"; ip route show 10.99.0.0/16' </dev/null)
-  expect_eq "guest eth0 (MAC, MTU, address, route)" \
-    "$mac"$'\n'"1400"$'\n'"10.213.7.2/24"$'\n'"10.99.0.0/16 via 10.213.7.1 dev eth0 " "$out" || return
+    ip -4 -o addr show eth0 | sed "s/.* inet \([0-9./]*\).*/\1/"; ip route show 10.99.0.0/16
+    ip route | grep "^default"' </dev/null)
+  expect_eq "guest eth0 (MAC, MTU, address, routes)" \
+    "$mac"$'\n'"1400"$'\n'"10.213.7.2/24"$'\n'"10.99.0.0/16 via 10.213.7.1 dev eth0 "$'\n'"default via 10.213.7.1 dev eth0 " \
+    "$out" || return
   # Through the veth, the tc redirect, the tap, QEMU and the guest kernel, and back.
   /bin/busybox ping -c 2 -W 10 10.213.7.2 >"$TEST_ROOT/ping.out" 2>&1 ||
     { fail "ping the guest: $(tail -c 300 "$TEST_ROOT/ping.out")"; return; }
