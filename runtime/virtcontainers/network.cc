@@ -158,17 +158,8 @@ Status setUp(nl_sock* sk, nl_cache* links, const std::string& name, int mtu) {
   return okStatus();
 }
 
-// Every frame arriving on `from` leaves through `to`: an ingress qdisc on `from` with one u32
-// filter that matches everything and a mirred egress redirect to `to`.
-Status redirect(nl_sock* sk, int from, int to, const std::string& what) {
-  QdiscPtr q(rtnl_qdisc_alloc());
-  rtnl_tc_set_ifindex(TC_CAST(q.get()), from);
-  rtnl_tc_set_parent(TC_CAST(q.get()), TC_H_INGRESS);
-  rtnl_tc_set_handle(TC_CAST(q.get()), TC_HANDLE(0xffff, 0));
-  if (int rc = rtnl_tc_set_kind(TC_CAST(q.get()), "ingress"); rc < 0) return nlError(rc, what);
-  if (int rc = rtnl_qdisc_add(sk, q.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0)
-    return nlError(rc, what + ": ingress qdisc");
-
+// One u32 filter on `from`'s ingress qdisc: every frame, mirred to `to`'s egress.
+Status addRedirectFilter(nl_sock* sk, int from, int to, const std::string& what) {
   ClsPtr cls(rtnl_cls_alloc());
   rtnl_tc_set_ifindex(TC_CAST(cls.get()), from);
   rtnl_tc_set_parent(TC_CAST(cls.get()), TC_HANDLE(0xffff, 0));
@@ -188,6 +179,24 @@ Status redirect(nl_sock* sk, int from, int to, const std::string& what) {
     return nlError(rc, what + ": redirect filter");
   return okStatus();
 }
+
+// Every frame arriving on `from` leaves through `to`: an ingress qdisc on `from` with one u32
+// filter that matches everything and a mirred egress redirect to `to`. An ingress qdisc that
+// is already there (someone else's) is an error and stays untouched; on failure nothing of
+// this call is left.
+Status redirect(nl_sock* sk, int from, int to, const std::string& what) {
+  QdiscPtr q(rtnl_qdisc_alloc());
+  rtnl_tc_set_ifindex(TC_CAST(q.get()), from);
+  rtnl_tc_set_parent(TC_CAST(q.get()), TC_H_INGRESS);
+  rtnl_tc_set_handle(TC_CAST(q.get()), TC_HANDLE(0xffff, 0));
+  if (int rc = rtnl_tc_set_kind(TC_CAST(q.get()), "ingress"); rc < 0) return nlError(rc, what);
+  if (int rc = rtnl_qdisc_add(sk, q.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0)
+    return nlError(rc, what + ": ingress qdisc");
+  Status st = addRedirectFilter(sk, from, to, what);
+  if (!st.ok()) (void)rtnl_qdisc_delete(sk, q.get());
+  return st;
+}
+
 
 // Removes the ingress qdisc of `name` (its filters go with it) and, for a tap, the link.
 Status removeFrom(nl_sock* sk, nl_cache* links, const std::string& name, bool deleteLink) {
@@ -259,8 +268,7 @@ Result<Attached> attach(const std::string& netnsPath) {
       undo();
       return std::move(tap).error();
     }
-    a.taps.push_back(std::move(tap).value());
-    wired.push_back(e);  // from here on, undo removes what this endpoint got
+    a.taps.push_back(std::move(tap).value());  // the tap goes when this fd closes
     Status st = [&]() -> Status {
       if (int rc = nl_cache_refill(sk.get(), links.get()); rc < 0)
         return nlError(rc, "refresh links");
@@ -268,6 +276,7 @@ Result<Attached> attach(const std::string& netnsPath) {
       const int veth = rtnl_link_name2i(links.get(), e.name.c_str());
       const int tap = rtnl_link_name2i(links.get(), e.tap.c_str());
       KATA_TRY(redirect(sk.get(), veth, tap, e.name + " to " + e.tap));
+      wired.push_back(e);  // from here on, undo removes the interface's redirect
       KATA_TRY(redirect(sk.get(), tap, veth, e.tap + " to " + e.name));
       return okStatus();
     }();

@@ -423,6 +423,15 @@ PY
   expect_contains "host netns error" "is the host's" "$out" || return
   case $(tc qdisc show dev "$host") in *ingress*) fail "a redirect on the host's $host"; return ;; esac
   expect_no_residue net3 || return
+  # An interface whose ingress already has a qdisc (someone else's): refused, and theirs stays.
+  sed -i "s|/proc/$$/ns/net|/var/run/netns/$ns|" "$B/net/config.json"
+  tc -n "$ns" qdisc add dev eth0 ingress || { fail "tc qdisc add"; return; }
+  out=$(rt run --bundle "$B/net" net4 </dev/null 2>&1); rc=$?
+  [ $rc -ne 0 ] || { fail "run over a foreign ingress qdisc succeeded"; return; }
+  expect_contains "foreign qdisc error" "ingress qdisc" "$out" || return
+  expect_contains "the foreign qdisc stays" "ingress" "$(tc -n "$ns" qdisc show dev eth0)" || return
+  case $(ip -n "$ns" -o link show) in *_kata*) fail "a tap left in the netns"; return ;; esac
+  expect_no_residue net4 || return
   ip netns del "$ns"; ip link del "$host" 2>/dev/null
   pass
 }
