@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "lib/netlink.h"
 
@@ -63,11 +64,6 @@ class NetnsScope {
   UniqueFd self_;
 };
 
-bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The interfaces to mirror: up, Ethernet, not loopback, not one of our taps.
 std::vector<Endpoint> scanEndpoints(nl_cache* links, nl_cache* addrs) {
   std::vector<Endpoint> out;
@@ -76,7 +72,8 @@ std::vector<Endpoint> scanEndpoints(nl_cache* links, nl_cache* addrs) {
     const unsigned flags = rtnl_link_get_flags(link);
     const char* name = rtnl_link_get_name(link);
     if (!name || (flags & IFF_LOOPBACK) || !(flags & IFF_UP)) continue;
-    if (rtnl_link_get_arptype(link) != ARPHRD_ETHER || endsWith(name, kTapSuffix)) continue;
+    if (rtnl_link_get_arptype(link) != ARPHRD_ETHER || std::string_view(name).ends_with(kTapSuffix))
+      continue;
     nl_addr* mac = rtnl_link_get_addr(link);
     if (!mac || nl_addr_get_len(mac) != ETH_ALEN) continue;
     Endpoint e;
@@ -158,6 +155,16 @@ Status setUp(nl_sock* sk, nl_cache* links, const std::string& name, int mtu) {
   return okStatus();
 }
 
+// `ifindex`'s ingress qdisc (handle ffff:), to add or to delete.
+Result<QdiscPtr> ingressQdisc(int ifindex, const std::string& what) {
+  QdiscPtr q(rtnl_qdisc_alloc());
+  rtnl_tc_set_ifindex(TC_CAST(q.get()), ifindex);
+  rtnl_tc_set_parent(TC_CAST(q.get()), TC_H_INGRESS);
+  rtnl_tc_set_handle(TC_CAST(q.get()), TC_HANDLE(0xffff, 0));
+  if (int rc = rtnl_tc_set_kind(TC_CAST(q.get()), "ingress"); rc < 0) return nlError(rc, what);
+  return q;
+}
+
 // One u32 filter on `from`'s ingress qdisc: every frame, mirred to `to`'s egress.
 Status addRedirectFilter(nl_sock* sk, int from, int to, const std::string& what) {
   ClsPtr cls(rtnl_cls_alloc());
@@ -185,11 +192,7 @@ Status addRedirectFilter(nl_sock* sk, int from, int to, const std::string& what)
 // is already there (someone else's) is an error and stays untouched; on failure nothing of
 // this call is left.
 Status redirect(nl_sock* sk, int from, int to, const std::string& what) {
-  QdiscPtr q(rtnl_qdisc_alloc());
-  rtnl_tc_set_ifindex(TC_CAST(q.get()), from);
-  rtnl_tc_set_parent(TC_CAST(q.get()), TC_H_INGRESS);
-  rtnl_tc_set_handle(TC_CAST(q.get()), TC_HANDLE(0xffff, 0));
-  if (int rc = rtnl_tc_set_kind(TC_CAST(q.get()), "ingress"); rc < 0) return nlError(rc, what);
+  KATA_ASSIGN_OR_RETURN(QdiscPtr q, ingressQdisc(from, what));
   if (int rc = rtnl_qdisc_add(sk, q.get(), NLM_F_CREATE | NLM_F_EXCL); rc < 0)
     return nlError(rc, what + ": ingress qdisc");
   Status st = addRedirectFilter(sk, from, to, what);
@@ -197,16 +200,11 @@ Status redirect(nl_sock* sk, int from, int to, const std::string& what) {
   return st;
 }
 
-
 // Removes the ingress qdisc of `name` (its filters go with it) and, for a tap, the link.
 Status removeFrom(nl_sock* sk, nl_cache* links, const std::string& name, bool deleteLink) {
   const int ifindex = rtnl_link_name2i(links, name.c_str());
   if (ifindex <= 0) return okStatus();  // gone already (a tap goes with QEMU's fd)
-  QdiscPtr q(rtnl_qdisc_alloc());
-  rtnl_tc_set_ifindex(TC_CAST(q.get()), ifindex);
-  rtnl_tc_set_parent(TC_CAST(q.get()), TC_H_INGRESS);
-  rtnl_tc_set_handle(TC_CAST(q.get()), TC_HANDLE(0xffff, 0));
-  rtnl_tc_set_kind(TC_CAST(q.get()), "ingress");
+  KATA_ASSIGN_OR_RETURN(QdiscPtr q, ingressQdisc(ifindex, "ingress qdisc of " + name));
   Status first;
   // No ingress qdisc (never added, or gone) is not an error: the kernel answers EINVAL/ENOENT.
   if (int rc = rtnl_qdisc_delete(sk, q.get());
@@ -252,13 +250,9 @@ Result<Attached> attach(const std::string& netnsPath) {
     return makeError("network namespace " + netnsPath + ": more than 16 interfaces", E2BIG);
   a.network.routes = scanRoutes(routes.get(), links.get(), a.network.endpoints);
 
-  bool done = false;
   std::vector<Endpoint> wired;
   auto undo = [&] {
-    if (done) return;
-    for (const auto& e : wired) {
-      (void)removeFrom(sk.get(), links.get(), e.name, false);
-    }
+    for (const auto& e : wired) (void)removeFrom(sk.get(), links.get(), e.name, false);
   };
   for (size_t i = 0; i < a.network.endpoints.size(); ++i) {
     Endpoint& e = a.network.endpoints[i];
@@ -285,7 +279,6 @@ Result<Attached> attach(const std::string& netnsPath) {
       return std::move(st).error().wrap("network namespace " + netnsPath);
     }
   }
-  done = true;
   return a;
 }
 

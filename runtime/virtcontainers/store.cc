@@ -59,6 +59,12 @@ struct Reader {
   }
 };
 
+Json::Value jsonStrings(const std::vector<std::string>& items) {
+  Json::Value list(Json::arrayValue);
+  for (const auto& i : items) list.append(i);
+  return list;
+}
+
 std::string containerFile(const std::string& sid, const std::string& cid) {
   return StorePaths::sandboxDir(sid) + "/" + cid + "/state.json";
 }
@@ -80,16 +86,11 @@ Status saveSandbox(const SandboxState& s) {
   v["accelerator"] = s.accelerator;
   v["config_path"] = s.configPath;
   v["created"] = s.created;
-  Json::Value list(Json::arrayValue);
-  for (const auto& c : s.containers) list.append(c);
-  v["containers"] = list;
+  v["containers"] = jsonStrings(s.containers);
   if (!s.netns.empty()) {
     v["netns"] = s.netns;
-    Json::Value ifs(Json::arrayValue), taps(Json::arrayValue);
-    for (const auto& i : s.netInterfaces) ifs.append(i);
-    for (const auto& t : s.netTaps) taps.append(t);
-    v["net_interfaces"] = ifs;
-    v["net_taps"] = taps;
+    v["net_interfaces"] = jsonStrings(s.netInterfaces);
+    v["net_taps"] = jsonStrings(s.netTaps);
   }
   return writeJsonAtomic(StorePaths::sandboxDir(s.id) + "/sandbox.json", v);
 }
@@ -141,9 +142,7 @@ Status saveContainer(const ContainerState& c) {
   v["shim"] = refToJson(c.shim);
   v["terminal"] = c.terminal;
   v["created"] = c.created;
-  Json::Value mounts(Json::arrayValue);
-  for (const auto& m : c.hostMounts) mounts.append(m);
-  v["host_mounts"] = mounts;
+  v["host_mounts"] = jsonStrings(c.hostMounts);
   Json::Value ann(Json::objectValue);
   for (const auto& [k, val] : c.annotations) ann[k] = val;
   v["annotations"] = ann;
