@@ -10,6 +10,7 @@
 #include <map>
 
 #include "lib/container_id.h"
+#include "lib/crash_point.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/random_hex.h"
@@ -60,6 +61,8 @@ std::string liveStatus(const ContainerState& c, const SandboxState* s) {
   if (c.status == "stopped") return "stopped";
   if (!c.shim.alive()) return "stopped";
   if (s && !s->qemu.alive()) return "stopped";
+  // A start that was killed half-way: `start` again finishes it.
+  if (c.status == "starting") return "created";
   return c.status;
 }
 
@@ -368,6 +371,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   KATA_TRY(indexAdd(ctx.root, req.id, sid, bundle));
   Rollback undo;
   undo.add([&] { (void)indexRemove(ctx.root, req.id); });
+  crashPoint("create:index");
   KATA_ASSIGN_OR_RETURN(lock, lockSandbox(sid, FileLock::Exclusive));
 
   if (role.member) {
@@ -395,6 +399,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
       return makeError("container " + req.id + " already exists", EEXIST);
     return sysError("mkdir " + stateDir);
   }
+  crashPoint("create:claimed");
   c.id = req.id;
   c.sandboxId = sid;
   c.bundle = bundle;
@@ -419,11 +424,13 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   std::vector<MountPoint> mountPoints;
   KATA_ASSIGN_OR_RETURN(::grpc::Spec gspec,
                         guestSpec(spec, sid, req.id, c.hostMounts, mountPoints));
+  crashPoint("create:volumes");
   if (spec.root.readonly) KATA_TRY(createMountPoints(rootfs, mountPoints));
   KATA_ASSIGN_OR_RETURN(shared::SharedFile rootMount,
                         shared::shareRootfs(sid, req.id, rootfs, spec.root.readonly));
   c.hostMounts.insert(c.hostMounts.begin(), rootMount.hostMount);
   gspec.mutable_root()->set_path(rootMount.guestPath);
+  crashPoint("create:rootfs");
 
   KATA_ASSIGN_OR_RETURN(agent, agentOf(sandbox));
   ::grpc::CreateContainerRequest creq;
@@ -433,6 +440,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   creq.set_sandbox_pidns(false);
   auto created = agent->call("CreateContainer", &::grpc::AgentService::Stub::CreateContainer, creq);
   if (!created.ok()) return std::move(created).error();
+  crashPoint("create:container");
   undo.add([&agent, id = req.id] {
     ::grpc::RemoveContainerRequest r;
     r.set_container_id(id);
@@ -443,6 +451,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
                                         req.consoleSocket, *spec.process, req.foregroundShim));
   c.shim = shim.ref;
   undo.add([&shim] { (void)shim.ref.killAndWait(); });
+  crashPoint("create:shim");
   KATA_TRY(writePidFile(req.pidFile, shim.ref.pid));
   undo.add([&req] {
     if (!req.pidFile.empty()) unlink(req.pidFile.c_str());
@@ -450,6 +459,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
 
   KATA_TRY(runHooks(c.hooks, "prestart", ociState(c, "created", shim.ref.pid)));
   KATA_TRY(runHooks(c.hooks, "createRuntime", ociState(c, "created", shim.ref.pid)));
+  crashPoint("create:hooks");
   KATA_TRY(saveContainer(c));
   sandbox.containers.push_back(req.id);
   KATA_TRY(saveSandbox(sandbox));
@@ -472,7 +482,15 @@ Result<Loaded> loadForUpdate(const RuntimeContext& ctx, const std::string& id,
   KATA_ASSIGN_OR_RETURN(std::string sid, indexLookup(ctx.root, id));
   Loaded l;
   KATA_ASSIGN_OR_RETURN(l.lock, lockSandbox(sid, mode));
-  KATA_ASSIGN_OR_RETURN(l.sandbox, loadSandbox(sid));
+  auto sandbox = loadSandbox(sid);
+  if (!sandbox.ok()) {
+    // Locking made a lock file; a sandbox that is not there must not keep it.
+    l.lock.release();
+    if (auto excl = lockSandbox(sid, FileLock::Exclusive, 0); excl.ok())
+      removeLockOfGoneSandbox(*excl, sid);
+    return std::move(sandbox).error();
+  }
+  l.sandbox = std::move(sandbox).value();
   KATA_ASSIGN_OR_RETURN(l.container, loadContainer(sid, id));
   return l;
 }
@@ -485,11 +503,21 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
   if (status != "created")
     return makeError("cannot start container " + id + ": it is " + status + ", not created",
                      EINVAL);
+  // "starting" is recorded first: if this command dies after the agent started the process, a
+  // second start sees it and takes the agent's "not created" answer as done.
+  const bool retry = l.container.status == "starting";
+  l.container.status = "starting";
+  KATA_TRY(saveContainer(l.container));
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
   ::grpc::StartContainerRequest req;
   req.set_container_id(id);
   auto started = agent.call("StartContainer", &::grpc::AgentService::Stub::StartContainer, req);
-  if (!started.ok()) return std::move(started).error();
+  if (!started.ok() && !(retry && started.error().code == EALREADY)) {
+    l.container.status = "created";
+    (void)saveContainer(l.container);
+    return std::move(started).error();
+  }
+  crashPoint("start:started");
   l.container.status = "running";
   KATA_TRY(saveContainer(l.container));
   auto hooks = runHooks(l.container.hooks, "poststart",
@@ -541,9 +569,10 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
       // A pod member (a create killed half-way) goes alone; the pod's VM stays.
       st = sid == id ? destroySandbox(*sandbox) : removeMemberLeftovers(*sandbox, id);
     } else if (sid == id) {
-      (void)shared::teardown(sid);
-      (void)removeAll(StorePaths::vmDir(sid));
-      (void)removeAll(StorePaths::sandboxDir(sid));
+      // Nothing recorded: a QEMU started meanwhile is found by its pid file.
+      SandboxState unknown;
+      unknown.id = sid;
+      st = destroySandbox(unknown);
     }
     removeLockOfGoneSandbox(lock, sid);
     KATA_TRY(indexRemove(ctx.root, id));
@@ -555,6 +584,7 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
         "cannot delete container " + id + " that is not stopped: " + status + " (use --force)",
         EBUSY);
   Status first = teardownContainer(ctx, *sandbox, *container, force);
+  crashPoint("delete:container");
   auto hooks = runHooks(container->hooks, "poststop", ociState(*container, "stopped", 0));
   if (!hooks.ok()) log::warn("poststop hook failed: " + hooks.error().str(), {{"container", id}});
   auto& members = sandbox->containers;
@@ -617,10 +647,12 @@ Result<ShimHandle> execProcess(const RuntimeContext& ctx, const ExecRequest& req
   *ereq.mutable_process() = toAgentProcess(req.process);
   auto execd = agent.call("ExecProcess", &::grpc::AgentService::Stub::ExecProcess, ereq);
   if (!execd.ok()) return std::move(execd).error();
+  crashPoint("exec:process");
   KATA_ASSIGN_OR_RETURN(ShimHandle shim,
                         startShim(ctx, l.sandbox, req.id, execId, req.process.terminal,
                                   req.consoleSocket, req.process, !req.detach));
   KATA_TRY(writePidFile(req.pidFile, shim.ref.pid));
+  crashPoint("exec:shim");
   l.container.execs[execId] = ExecState{execId, shim.ref, req.process.terminal};
   KATA_TRY(saveContainer(l.container));
   return shim;

@@ -213,6 +213,22 @@ std::string tailOfFile(const std::string& path, size_t maxLines) {
   return join(lines, "\n");
 }
 
+namespace {
+
+Result<pid_t> readPidFile(const VmPaths& paths) {
+  KATA_ASSIGN_OR_RETURN(std::string pidText, readFile(paths.pidFile(), 64));
+  pid_t pid = 0;
+  try {
+    pid = std::stoi(pidText);
+  } catch (...) {
+    return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
+  }
+  if (pid <= 1) return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
+  return pid;
+}
+
+}  // namespace
+
 Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths& paths,
                         const std::string& sharedDir, const std::vector<int>& tapFds) {
   if (tapFds.size() != c.nicMacs.size())
@@ -240,15 +256,17 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths&
       if (ch == '\n') ch = ' ';
     return makeError("QEMU failed to start (exit " + std::to_string(status) + "): " + tail);
   }
-  KATA_ASSIGN_OR_RETURN(std::string pidText, readFile(paths.pidFile(), 64));
-  pid_t pid = 0;
-  try {
-    pid = std::stoi(pidText);
-  } catch (...) {
-    return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
-  }
-  if (pid <= 1) return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
-  return pid;
+  return readPidFile(paths);
+}
+
+ProcessRef qemuOfPidFile(const std::string& id, const VmPaths& paths) {
+  auto pid = readPidFile(paths);
+  if (!pid.ok()) return {};
+  auto cmdline = readFile("/proc/" + std::to_string(*pid) + "/cmdline", 1 << 20);
+  const std::string name = std::string("-name") + '\0' + "sandbox-" + id + ",";
+  if (!cmdline.ok() || cmdline->find(name) == std::string::npos) return {};
+  auto ref = ProcessRef::of(*pid);
+  return ref.ok() ? *ref : ProcessRef{};
 }
 
 Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,

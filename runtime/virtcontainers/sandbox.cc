@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lib/child_process.h"
+#include "lib/crash_point.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "runtime/virtcontainers/accelerator.h"
@@ -166,6 +167,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   KATA_TRY(mkdirAll(paths.dir, 0700));
   undo.add([sid] { (void)shared::teardown(sid); });
   KATA_TRY_CTX(shared::setup(sid), "shared directory");
+  crashPoint("create:shared-dir");
 
   SandboxState s;
   s.id = sid;
@@ -178,6 +180,10 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
     KATA_ASSIGN_OR_RETURN(pid_t fsPid, startVirtiofsd(vm, paths, shared::exportDir(sid)));
     if (auto ref = ProcessRef::of(fsPid); ref.ok()) s.virtiofsd = *ref;
     undo.add([p = s.virtiofsd] { (void)p.terminate(1000); });
+    // Every process and network change is recorded as soon as it exists, so that `delete
+    // --force` finds it even when this command is killed right after.
+    KATA_TRY(saveSandbox(s));
+    crashPoint("create:virtiofsd");
   }
 
   std::vector<UniqueFd> taps;
@@ -193,6 +199,8 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
       s.netTaps.push_back(e.tap);
       vm.nicMacs.push_back(e.mac);
     }
+    KATA_TRY(saveSandbox(s));
+    crashPoint("create:network");
   }
   std::vector<int> tapFds;
   for (const auto& t : taps) tapFds.push_back(t.get());
@@ -211,13 +219,14 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
                                       oneLine(tailOfFile(paths.consoleLog(), 5)));
   s.qemu = *qemuRef;
   undo.add([q = s.qemu, paths] { (void)stopQemu(q, paths, 0); });
+  KATA_TRY(saveSandbox(s));
+  crashPoint("create:qemu");
 
   KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths));
   if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
   undo.add([p = s.proxy] { (void)p.terminate(1000); });
-  // Saved before the agent answers so that `delete --force` finds the processes even when
-  // this command is killed while waiting.
   KATA_TRY(saveSandbox(s));
+  crashPoint("create:proxy");
 
   KATA_ASSIGN_OR_RETURN(AgentClient agent, AgentClient::create(s.agentUrl));
   auto ready = agent.waitReady(config.agent.dial_timeout * 1000);
@@ -256,6 +265,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   }
   auto created = agent.call("CreateSandbox", &::grpc::AgentService::Stub::CreateSandbox, req);
   if (!created.ok()) return std::move(created).error();
+  crashPoint("create:sandbox");
   KATA_TRY_CTX(configureGuestNetwork(agent, network), "guest network");
   undo.commit();
   return s;
@@ -274,16 +284,19 @@ Status destroySandbox(const SandboxState& s) {
                         ::grpc::DestroySandboxRequest(), kDestroyRpcTimeoutMs);
     }
   }
-  keep(stopQemu(s.qemu, paths, 2000));
+  // A QEMU that a killed create started but could not record is found by its pid file.
+  keep(stopQemu(s.qemu.pid > 0 ? s.qemu : qemuOfPidFile(s.id, paths), paths, 2000));
   if (!s.netns.empty()) {
     std::vector<net::Endpoint> endpoints;
     for (size_t i = 0; i < s.netInterfaces.size() && i < s.netTaps.size(); ++i)
       endpoints.push_back({s.netInterfaces[i], "", 0, s.netTaps[i], {}});
     keep(net::detach(s.netns, endpoints));
   }
+  crashPoint("delete:qemu");
   keep(s.proxy.terminate(1000));
   keep(s.virtiofsd.terminate(1000));  // normally gone already: it exits when QEMU disconnects
   keep(shared::teardown(s.id));
+  crashPoint("delete:shared-dir");
   keep(removeAll(paths.dir));
   keep(removeAll(StorePaths::sandboxDir(s.id)));
   return first;

@@ -207,13 +207,13 @@ Result<ContainerState> loadContainer(const std::string& sid, const std::string& 
   return c;
 }
 
-Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode) {
+Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode, int timeoutMs) {
   KATA_TRY(validateContainerId(sid));
   KATA_TRY(mkdirAll(StorePaths::locksDir(), 0700));
   // The lock lives outside the sandbox dir so that removing the dir while holding it does not
   // let a second command lock a fresh file of the same name; in a directory of its own so that
   // no container id names another sandbox's lock file.
-  return FileLock::acquire(StorePaths::lockFile(sid), mode, 120000);
+  return FileLock::acquire(StorePaths::lockFile(sid), mode, timeoutMs);
 }
 
 Status indexAdd(const std::string& root, const std::string& cid, const std::string& sid,

@@ -78,8 +78,9 @@ Status saveSandbox(const SandboxState& s);
 Result<ContainerState> loadContainer(const std::string& sid, const std::string& cid);
 Status saveContainer(const ContainerState& c);
 
-/// Exclusive (mutating commands) or shared (queries) lock of one sandbox.
-Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode);
+/// Exclusive (mutating commands) or shared (queries) lock of one sandbox; waits up to
+/// `timeoutMs` (FileLock::acquire).
+Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode, int timeoutMs = 120000);
 
 /// The container index under the runtime's --root directory.
 Status indexAdd(const std::string& root, const std::string& cid, const std::string& sid,

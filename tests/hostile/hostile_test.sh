@@ -172,6 +172,133 @@ PY
   pass
 }
 
+# kata-runtime killed (SIGKILL through the KATA_CRASH_POINT test hook, lib/crash_point.h) at
+# one step of a command; the container must then be listed, and delete --force must leave
+# nothing: no process (QEMU, proxy, virtiofsd, shim), mount, state dir, lock file or index entry.
+crashed() {
+  local point=$1 id=$2 rc
+  shift 2
+  KATA_CRASH_POINT=$point "$@" </dev/null >/dev/null 2>&1; rc=$?
+  expect_eq "kata-runtime killed at $point" 137 "$rc" || return 1
+  rt list -q | grep -qx "$id" || { fail "$point: list does not show $id"; return 1; }
+}
+
+no_shim_of() {
+  for _ in $(seq 100); do pgrep -f -- "-container $1 " >/dev/null || return 0; sleep 0.1; done
+  fail "a shim of $1 is left"
+  return 1
+}
+
+test_crash_points() {
+  begin "kata-runtime killed at each step of create, start, exec and delete: delete --force cleans up"
+  local point id n=0 vfs=$TEST_ROOT/crash-virtio-fs.toml
+  sed 's/^shared_fs = .*/shared_fs = "virtio-fs"/' "$KATA_CONFIG" > "$vfs"
+  make_bundle "$B/crash" false '{}' sleep 1000
+  for point in create:index create:shared-dir create:virtiofsd create:qemu create:proxy \
+               create:sandbox create:claimed create:volumes create:rootfs create:container \
+               create:shim create:hooks; do
+    n=$((n + 1)); id=crash-$n
+    if [ $point = create:virtiofsd ]; then
+      KATA_CONFIG=$vfs crashed $point $id rt create --bundle "$B/crash" $id || return
+    else
+      crashed $point $id rt create --bundle "$B/crash" $id || return
+    fi
+    rt delete --force $id >/dev/null 2>&1 || { fail "$point: delete --force"; return; }
+    expect_no_residue $id && no_shim_of $id || return
+  done
+  # start, exec and delete of a running container.
+  rt create --bundle "$B/crash" crash-run </dev/null >/dev/null 2>&1 || { fail "create"; return; }
+  crashed start:started crash-run rt start crash-run || return
+  # A start killed after the agent started the process: start again finishes it.
+  rt start crash-run || { fail "start after a killed start"; return; }
+  expect_eq "exec after the second start" ok "$(rt exec crash-run echo ok </dev/null 2>&1)" || return
+  crashed exec:process crash-run rt exec crash-run true || return
+  crashed exec:shim crash-run rt exec -d crash-run sleep 1000 || return
+  crashed delete:container crash-run rt delete --force crash-run || return
+  rt delete --force crash-run >/dev/null 2>&1 || { fail "delete --force after delete:container"; return; }
+  expect_no_residue crash-run && no_shim_of crash-run || return
+  for point in delete:qemu delete:shared-dir; do
+    id=crash-${point#delete:}
+    rt run -d --bundle "$B/crash" $id </dev/null >/dev/null 2>&1 || { fail "run $id"; return; }
+    crashed $point $id rt delete --force $id || return
+    rt delete --force $id >/dev/null 2>&1 || { fail "delete --force after $point"; return; }
+    expect_no_residue $id && no_shim_of $id || return
+  done
+  pass
+}
+
+fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+
+# What the host holds for running sandboxes: mounts, state and lock files, index entries,
+# processes. Equal before and after the cycles.
+host_footprint() {
+  echo "mounts=$(grep -c /kata-containers/shared/sandboxes/ /proc/self/mountinfo)" \
+       "sbs=$(ls -A /run/vc/sbs | wc -l) locks=$(ls -A /run/vc/locks | wc -l)" \
+       "pod-state=$(ls -A "/run/vc/sbs/$1" | tr '\n' ' ')" \
+       "index=$(ls -A "$TEST_ROOT/state" | wc -l) qemu=$(pgrep -c -f 'qemu-system.* -name sandbox-leak')" \
+       "shims=$(pgrep -c -f "kata-shim -agent unix:///run/vc/sbs/$1/")" \
+       "proxies=$(pgrep -c -f -- "kata-proxy .*-sandbox $1")"
+}
+
+test_leaks_over_time() {
+  local cycles=${HOSTILE_CYCLES:-200} pod=leak-pod i id before after qpid ppid spid
+  begin "$cycles create/start/exec/delete cycles of pod members, some failing on purpose: nothing accumulates"
+  local vol=$TEST_ROOT/leak-vol
+  mkdir -p "$vol" && echo v > "$vol/v"
+  make_bundle "$B/lpod" false "{\"io.kubernetes.cri.container-type\": \"sandbox\", \"io.kubernetes.cri.sandbox-id\": \"$pod\"}" sleep 100000
+  rt run -d --bundle "$B/lpod" $pod </dev/null >/dev/null 2>&1 || { fail "pod sandbox"; return; }
+  local ann="{\"io.kubernetes.cri.container-type\": \"container\", \"io.kubernetes.cri.sandbox-id\": \"$pod\"}"
+  make_bundle "$B/lm" false "$ann" sleep 1000
+  make_bundle "$B/lm-hookfail" false "$ann" sleep 1000
+  make_bundle "$B/lm-noexec" false "$ann" /no/such/program
+  python3 - "$B/lm/config.json" "$B/lm-hookfail/config.json" "$B/lm-noexec/config.json" "$vol" <<'PY'
+import json, sys
+vol = sys.argv[4]
+for i, path in enumerate(sys.argv[1:4]):
+    spec = json.load(open(path))
+    spec["mounts"].append({"destination": "/vol", "type": "bind", "source": vol,
+                           "options": ["rbind", "ro"]})
+    if i == 1:
+        spec["hooks"] = {"prestart": [{"path": "/bin/false", "args": ["false"]}]}
+    json.dump(spec, open(path, "w"))
+PY
+  qpid=$(cat /run/vc/vm/$pod/pid); ppid=$(pgrep -f -- "-sandbox $pod") ; spid=$(pgrep -f -- "-container $pod ")
+  # One cycle first: whatever is allocated once (gRPC channels, 9p fids of the rootfs) is not
+  # a leak.
+  rt run -d --bundle "$B/lm" leak-warm </dev/null >/dev/null 2>&1 && rt delete --force leak-warm
+  before="$(host_footprint $pod) qemu-fds=$(fd_count $qpid) proxy-fds=$(fd_count $ppid) shim-fds=$(fd_count $spid)"
+  for i in $(seq "$cycles"); do
+    id=leak-$i
+    case $((i % 10)) in
+      3) # create fails in its prestart hook
+        # (to a file: a create that wrongly succeeds leaves a shim holding its stdout)
+        rt create --bundle "$B/lm-hookfail" $id </dev/null >"$TEST_ROOT/hookfail.out" 2>&1 &&
+          { fail "cycle $i: create with a failing hook succeeded"; return; }
+        # (a hook that exits without reading its state once killed kata-runtime with SIGPIPE)
+        expect_contains "cycle $i: hook failure" "exited with status 1" \
+          "$(cat "$TEST_ROOT/hookfail.out")" || return ;;
+      7) # start fails: the program does not exist
+        rt create --bundle "$B/lm-noexec" $id </dev/null >/dev/null 2>&1 || { fail "cycle $i: create"; return; }
+        rt start $id >/dev/null 2>&1 && { fail "cycle $i: start of a missing program succeeded"; return; }
+        rt delete --force $id || { fail "cycle $i: delete"; return; } ;;
+      *)
+        rt create --bundle "$B/lm" $id </dev/null >/dev/null 2>&1 || { fail "cycle $i: create"; return; }
+        rt start $id || { fail "cycle $i: start"; return; }
+        [ "$(rt exec $id cat /vol/v </dev/null 2>&1)" = v ] || { fail "cycle $i: exec"; return; }
+        rt delete --force $id || { fail "cycle $i: delete"; return; } ;;
+    esac
+  done
+  for _ in $(seq 50); do  # exec shims leave as their processes' exits reach them
+    after="$(host_footprint $pod) qemu-fds=$(fd_count $qpid) proxy-fds=$(fd_count $ppid) shim-fds=$(fd_count $spid)"
+    [ "$after" = "$before" ] && break
+    sleep 0.2
+  done
+  expect_eq "host footprint after $cycles cycles" "$before" "$after" || return
+  rt delete --force $pod || { fail "delete the pod"; return; }
+  expect_no_residue $pod || return
+  pass
+}
+
 if [ "${1:-}" = "--in-shared-root" ]; then
   # Inside `unshare --mount --propagation shared`: one test; its counts go to the file $3.
   ROOT_PROPAGATION=shared "$2"
@@ -181,7 +308,8 @@ if [ "${1:-}" = "--in-shared-root" ]; then
 fi
 
 TESTS=("$@")
-[ ${#TESTS[@]} -gt 0 ] || TESTS=(test_share_attacks test_pod_member_races)
+[ ${#TESTS[@]} -gt 0 ] ||
+  TESTS=(test_share_attacks test_pod_member_races test_crash_points test_leaks_over_time)
 for t in "${TESTS[@]}"; do
   "$t"
   if [ "$t" = test_share_attacks ]; then
