@@ -106,6 +106,12 @@ PY
   #    the container is deleted: the runtime's teardown must not follow it.
   e "mv /rw/sub2 /rw/moved && ln -s $canary /rw/sub2 && ls -l /rw/sub2" >/dev/null
   [ -L "$rw/sub2" ] || { fail "the guest could not plant its symlink"; return; }
+  # ... and keeps planting symlinks to host paths, FIFOs, deep trees and files while the delete
+  # runs.
+  rt exec -d "$id" sh -c "i=0; while :; do i=\$((i+1)); ln -sfn $canary /rw/l\$i; ln -sfn / /rw/root\$i; mkdir -p /rw/deep\$i/a/b/c/d/e/f/g/h; head -c 1048576 /dev/zero > /rw/f\$i; done" \
+    </dev/null >/dev/null 2>&1 || { fail "exec the planter"; return; }
+  for _ in $(seq 100); do [ -e "$rw/f3" ] && break; sleep 0.1; done
+  [ -e "$rw/f3" ] || { fail "the planter did not run"; return; }
   rt delete --force "$id" || { fail "delete --force"; return; }
   mountpoint -q "$canary/m" || { fail "teardown unmounted the canary through a planted symlink"; return; }
   mountpoint -q "$rw/moved/inner" || { fail "teardown unmounted the user's mount in the rw volume"; return; }
