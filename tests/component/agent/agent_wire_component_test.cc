@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "agent_harness.h"
+#include "lib/mount.h"
 #include "protocols/agent_wire.h"
 
 // CppUTest comes last: its leak-checking macros redefine new.
@@ -245,4 +246,40 @@ TEST(AgentWire, OutputHeldByABackgroundChildEndsAfterTheGrace) {
   CHECK_EQUAL(4, h.wait(cid, "bg"));
   CHECK_TRUE_TEXT(waited >= 4s && waited < 20s, "the stream ended outside the grace period");
   CHECK_TRUE(h.remove(cid).ok());  // kills the sleep
+}
+
+// CreateSandbox as upstream's runtime sends it: the modules of [agent.kata] kernel_modules
+// (loaded before the storages, which may need them), a storage whose mount point ends with '/'
+// (upstream's agent creates the mount point from the part before the last '/') and whose
+// options are upstream's ("a=1,b=2" data in one item, flag words). In host test mode only modules
+// already in the kernel are accepted.
+TEST(AgentWire, CreateSandboxAsUpstreamsRuntimeSendsIt) {
+  ::grpc::CreateSandboxRequest sb;
+  sb.set_sandbox_id("wire-sb");
+  auto* km = sb.add_kernel_modules();
+  km->set_name("wire-no-such-module");
+  ::google::protobuf::Empty e;
+  auto ctx = deadlineContext(10000);
+  auto s = h.agent().CreateSandbox(ctx.get(), sb, &e);
+  CHECK_EQUAL_TEXT(::grpc::StatusCode::NOT_FOUND, s.error_code(), codeText(s).c_str());
+  STRCMP_CONTAINS("wire_no_such_module", s.error_message().c_str());
+
+  km->set_name("printk");  // built into every kernel
+  km->add_parameters("time=1");
+  auto* st = sb.add_storages();
+  st->set_driver("ephemeral");
+  st->set_source("tmpfs");
+  st->set_fstype("tmpfs");
+  st->add_options("mode=0755,size=1m");  // file system data, one item
+  st->add_options("nodev");
+  std::string mountPoint = h.base() + "/wire-shared/containers/";
+  st->set_mount_point(mountPoint);
+  auto ctx2 = deadlineContext(10000);
+  s = h.agent().CreateSandbox(ctx2.get(), sb, &e);
+  CHECK_TEXT(s.ok(), (codeText(s) + "\n" + h.agentLog()).c_str());
+  auto mounted = kata::mount::isMountPoint(h.base() + "/wire-shared/containers");
+  CHECK_TRUE(mounted.ok() && *mounted);
+  ::grpc::DestroySandboxRequest d;
+  auto ctx3 = deadlineContext(30000);
+  CHECK_TRUE(h.agent().DestroySandbox(ctx3.get(), d, &e).ok());
 }
