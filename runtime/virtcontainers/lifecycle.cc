@@ -125,9 +125,9 @@ Status createMountPoints(const std::string& rootfs, const std::vector<MountPoint
   return okStatus();
 }
 
-// Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share,
-// namespace paths (host paths) and the network namespace (the VM is the sandbox's network)
-// go away. `mountPoints` gets the destination of every mount the guest will make.
+// Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share, and
+// what the guest cannot take from a host spec goes (constrainForGuest). `mountPoints` gets the
+// destination of every mount the guest will make.
 Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
                                const std::string& cid, std::vector<std::string>& hostMounts,
                                std::vector<MountPoint>& mountPoints) {
@@ -169,20 +169,7 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
     mountPoints.push_back({m.destination, directory});
     *g.add_mounts() = gm;
   }
-  if (g.has_linux()) {
-    auto* l = g.mutable_linux();
-    ::google::protobuf::RepeatedPtrField<::grpc::LinuxNamespace> kept;
-    for (const auto& ns : l->namespaces()) {
-      if (ns.type() == "network") continue;
-      ::grpc::LinuxNamespace n = ns;
-      n.clear_path();
-      *kept.Add() = n;
-    }
-    l->mutable_namespaces()->Swap(&kept);
-    // Guest cgroups live under /kata; systemd-style "slice:prefix:name" paths mean nothing there.
-    if (l->cgroupspath().find(':') != std::string::npos || l->cgroupspath().empty())
-      l->set_cgroupspath("/kata/" + cid);
-  }
+  constrainForGuest(g, cid);
   return g;
 }
 
@@ -437,7 +424,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   creq.set_container_id(req.id);
   creq.set_exec_id(req.id);
   *creq.mutable_oci() = gspec;
-  creq.set_sandbox_pidns(false);
+  creq.set_sandbox_pidns(sharesSandboxPidNamespace(spec));
   auto created = agent->call("CreateContainer", &::grpc::AgentService::Stub::CreateContainer, creq);
   if (!created.ok()) return std::move(created).error();
   crashPoint("create:container");

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sstream>
+
 #include "lib/child_process.h"
 #include "lib/crash_point.h"
 #include "lib/fs_util.h"
@@ -149,6 +151,41 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   return vm;
 }
 
+::grpc::CreateSandboxRequest createSandboxRequest(const config::Config& config, const VmConfig& vm,
+                                                  const SandboxSpec& spec) {
+  ::grpc::CreateSandboxRequest req;
+  req.set_hostname(spec.hostname);
+  for (const auto& d : spec.dns) req.add_dns(d);
+  req.set_sandbox_id(spec.id);
+  req.set_sandbox_pidns(false);
+  auto* storage = req.add_storages();
+  storage->set_source(kShareMountTag);
+  // The trailing '/' matters: upstream's agent creates the part before the last '/' and mounts
+  // there, so without it the mount point itself is never created (ENOENT).
+  storage->set_mount_point(std::string(shared::kGuestSharedDir) + "/");
+  if (vm.sharedFs == "virtio-fs") {
+    storage->set_driver("virtio-fs");
+    storage->set_fstype("virtiofs");
+  } else {
+    storage->set_driver("9p");
+    storage->set_fstype("9p");
+    // Upstream's options, item for item: file system data in one item, then flag words.
+    storage->add_options("trans=virtio,version=9p2000.L,cache=mmap");
+    storage->add_options("nodev");
+    storage->add_options("msize=" + std::to_string(vm.msize9p));
+  }
+  for (const auto& m : config.agent.kernel_modules) {
+    // "name param=value ...": each word after the name is one parameter, as upstream splits it.
+    std::istringstream words(m);
+    std::string word;
+    if (!(words >> word)) continue;
+    auto* km = req.add_kernel_modules();
+    km->set_name(word);
+    while (words >> word) km->add_parameters(word);
+  }
+  return req;
+}
+
 Result<AgentClient> agentOf(const SandboxState& sandbox) { return AgentClient::create(sandbox.agentUrl); }
 
 bool sandboxAlive(const SandboxState& sandbox) { return sandbox.qemu.alive(); }
@@ -238,31 +275,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
                      oneLine(tailOfFile(paths.consoleLog(), 8)));
   }
 
-  ::grpc::CreateSandboxRequest req;
-  req.set_hostname(spec.hostname);
-  for (const auto& d : spec.dns) req.add_dns(d);
-  req.set_sandbox_id(sid);
-  req.set_sandbox_pidns(false);
-  auto* storage = req.add_storages();
-  storage->set_source(kShareMountTag);
-  storage->set_mount_point(shared::kGuestSharedDir);
-  if (vm.sharedFs == "virtio-fs") {
-    storage->set_driver("virtio-fs");
-    storage->set_fstype("virtiofs");
-  } else {
-    storage->set_driver("9p");
-    storage->set_fstype("9p");
-    storage->add_options("trans=virtio");
-    storage->add_options("version=9p2000.L");
-    storage->add_options("cache=mmap");
-    storage->add_options("msize=" + std::to_string(vm.msize9p));
-  }
-  for (const auto& m : config.agent.kernel_modules) {
-    auto* km = req.add_kernel_modules();
-    size_t sp = m.find(' ');
-    km->set_name(m.substr(0, sp));
-    if (sp != std::string::npos) km->add_parameters(m.substr(sp + 1));
-  }
+  auto req = createSandboxRequest(config, vm, spec);
   auto created = agent.call("CreateSandbox", &::grpc::AgentService::Stub::CreateSandbox, req);
   if (!created.ok()) return std::move(created).error();
   crashPoint("create:sandbox");
