@@ -42,11 +42,8 @@ TEST_GROUP(Agent) {
 
   void createAndStart(const std::string& cid, const std::vector<std::string>& args,
                       bool terminal = false) {
-    h.makeRootfs(cid);
-    auto s = h.create(cid, h.makeSpec(cid, args, terminal));
-    CHECK_TEXT(s.ok(), (codeText(s) + "\n" + h.agentLog()).c_str());
-    s = h.start(cid);
-    CHECK_TEXT(s.ok(), (codeText(s) + "\n" + h.agentLog()).c_str());
+    std::string failed = h.createAndStart(cid, args, terminal);
+    CHECK_TEXT(failed.empty(), failed.c_str());
   }
 };
 
