@@ -7,6 +7,7 @@ DESTDIR=$1 PREFIX=$2 BUILD=$3 ASSETS=$4
 install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/libexec/kata-containers" \
   "$DESTDIR$PREFIX/share/kata-containers" "$DESTDIR$PREFIX/share/defaults/kata-containers"
 install -m 0755 "$BUILD/bin/kata-runtime" "$DESTDIR$PREFIX/bin/kata-runtime"
+install -m 0755 "$(dirname "$0")/kata-docker-setup" "$DESTDIR$PREFIX/bin/kata-docker-setup"
 for b in kata-proxy kata-shim kata-netmon; do
   [ -x "$BUILD/bin/$b" ] && install -m 0755 "$BUILD/bin/$b" "$DESTDIR$PREFIX/libexec/kata-containers/$b"
 done
