@@ -30,6 +30,17 @@ std::vector<CgroupHierarchy> parseCgroupMounts(std::string_view mountinfo);
 /// systemd "slice:prefix:name" paths and "" map to /kata/<id>.
 Result<std::string> normalizeCgroupPath(const std::string& path, const std::string& containerId);
 
+/// One line for devices.allow (allow) or devices.deny.
+struct DeviceRule {
+  bool allow = false;
+  std::string rule;  // "c 1:3 rwm"
+};
+
+/// The device cgroup rules of `resources`, in order, followed (when there is any) by the ones
+/// runc always appends: every container may create device nodes and use null, zero, full,
+/// random, urandom, tty, ptmx, its ptys and /dev/net/tun, whatever its spec denies.
+Result<std::vector<DeviceRule>> deviceCgroupRules(const grpc::LinuxResources& resources);
+
 class Cgroup {
  public:
   Cgroup() = default;
@@ -61,6 +72,7 @@ class Cgroup {
     std::vector<std::string> created;  // deepest last
   };
   const Dir* find(const std::string& controller) const;
+  Status applyDeviceRules(const grpc::LinuxResources& resources);
   Status writeBlkioWeight(uint32_t weight) const;
   Status write(const std::string& controller, const std::string& file, const std::string& value,
                bool optional) const;

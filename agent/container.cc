@@ -127,7 +127,8 @@ Result<std::shared_ptr<Process>> Container::exec(const grpc::ExecProcessRequest&
   if (!req.has_process()) return makeError("ExecProcess: process is missing", EINVAL);
   KATA_ASSIGN_OR_RETURN(
       auto ps, buildProcessSpec(req.process(), req.has_string_user() ? &req.string_user() : nullptr,
-                                config_.rootfs.rootfs, config_.process.seccompBpf));
+                                config_.rootfs.rootfs, config_.process.seccomp));
+  ps.personality = config_.process.personality;
   std::lock_guard<std::mutex> lock(mu_);
   if (state_ == ContainerState::Stopped || init_->exited()) {
     return makeError("container " + id() + " is not running", ESRCH);

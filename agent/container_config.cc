@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -73,6 +74,18 @@ Result<unsigned long> parsePropagation(const std::string& p) {
   return it->second;
 }
 
+Result<unsigned long> personalityOf(const grpc::LinuxPersonality& p) {
+  if (!p.flags().empty()) {
+    // The spec defines no flag values yet; runc ignores them too.
+    log::warn("linux.personality.flags ignored: no flag is defined");
+  }
+  if (p.domain() == "LINUX") return static_cast<unsigned long>(PER_LINUX);
+  if (p.domain() == "LINUX32") return static_cast<unsigned long>(PER_LINUX32);
+  return makeError(
+      "linux.personality.domain \"" + p.domain().substr(0, 64) + "\" is not LINUX or LINUX32",
+      EINVAL);
+}
+
 bool pathExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
@@ -132,7 +145,7 @@ bool sysctlAllowed(const std::string& key, bool guestMode) {
 }
 
 Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringUser* stringUser,
-                                     const std::string& rootfs, const std::string& seccompBpf) {
+                                     const std::string& rootfs, const SeccompProgram& seccomp) {
   ProcessSpec out;
   if (p.args().empty()) return makeError("process.args must not be empty", EINVAL);
   KATA_TRY(checkListSize(p.args(), "process.args"));
@@ -176,10 +189,18 @@ Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringU
   KATA_ASSIGN_OR_RETURN(out.user, resolveUserInRootfs(rootfs, ur));
   if (!hasHome) out.env.push_back("HOME=" + out.user.home);
 
+  if (p.user().has_umask()) {
+    if (p.user().umask() > 0777) return makeError("process.user.umask is above 0777", EINVAL);
+    out.umask = static_cast<mode_t>(p.user().umask());
+  }
   if (p.has_capabilities()) {
     std::vector<std::string> unknown;
     KATA_ASSIGN_OR_RETURN(out.caps, parseCapabilities(p.capabilities(), &unknown));
     for (const auto& u : unknown) log::warn("unknown capability ignored", {{"capability", u}});
+    for (const auto& a : dropUnraisableAmbient(out.caps)) {
+      log::warn("ambient capability not raised: it is not both permitted and inheritable",
+                {{"capability", a}});
+    }
   }
   out.noNewPrivileges = p.nonewprivileges();
   KATA_TRY(checkListSize(p.rlimits(), "process.rlimits"));
@@ -194,7 +215,7 @@ Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringU
     return makeError("process.oomScoreAdj must be within [-1000, 1000]", EINVAL);
   }
   out.oomScoreAdj = static_cast<int>(p.oomscoreadj());
-  out.seccompBpf = seccompBpf;
+  out.seccomp = seccomp;
   return out;
 }
 
@@ -337,17 +358,20 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
   }
   KATA_ASSIGN_OR_RETURN(c.cgroupPath, normalizeCgroupPath(linux.cgroupspath(), c.id));
 
-  std::string bpf;
+  SeccompProgram seccomp;
   if (linux.has_seccomp() && !linux.seccomp().defaultaction().empty()) {
     std::vector<std::string> skipped;
-    KATA_ASSIGN_OR_RETURN(bpf, compileSeccomp(linux.seccomp(), &skipped));
+    KATA_ASSIGN_OR_RETURN(seccomp, compileSeccomp(linux.seccomp(), &skipped));
     if (!skipped.empty()) {
       log::debug("seccomp: syscalls unknown to this kernel skipped",
                  {{"count", std::to_string(skipped.size())}});
     }
   }
   const grpc::StringUser* su = req.has_string_user() ? &req.string_user() : nullptr;
-  KATA_ASSIGN_OR_RETURN(c.process, buildProcessSpec(spec.process(), su, c.rootfs.rootfs, bpf));
+  KATA_ASSIGN_OR_RETURN(c.process, buildProcessSpec(spec.process(), su, c.rootfs.rootfs, seccomp));
+  if (linux.has_personality()) {
+    KATA_ASSIGN_OR_RETURN(c.process.personality, personalityOf(linux.personality()));
+  }
   return c;
 }
 

@@ -13,6 +13,7 @@
 
 #include "agent/capabilities.h"
 #include "agent/mount_options.h"
+#include "agent/seccomp.h"
 #include "agent/user.h"
 #include "lib/result.h"
 
@@ -61,11 +62,13 @@ struct ProcessSpec {
   bool terminal = false;
   unsigned rows = 0, cols = 0;
   ResolvedUser user;
-  std::optional<CapabilitySets> caps;  // nullopt: keep the agent's
+  mode_t umask = 022;   // process.user.umask, runc's 0022 when absent
+  CapabilitySets caps;  // a process without capabilities gets none, as with runc
   bool noNewPrivileges = false;
   std::vector<RlimitSpec> rlimits;
   int oomScoreAdj = 0;
-  std::string seccompBpf;  // compiled filter; empty = none
+  SeccompProgram seccomp;                    // the container's profile; empty = none
+  std::optional<unsigned long> personality;  // linux.personality (PER_LINUX, PER_LINUX32)
 };
 
 struct RootfsSpec {
@@ -107,10 +110,10 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
                                              const SandboxContext& ctx);
 
 /// Builds the process part (also used by ExecProcess). `stringUser` may be null.
-/// `seccompBpf` is the container's compiled profile (exec'd processes get it too).
+/// `seccomp` is the container's compiled profile (exec'd processes get it too).
 Result<ProcessSpec> buildProcessSpec(const grpc::Process& process,
                                      const grpc::StringUser* stringUser, const std::string& rootfs,
-                                     const std::string& seccompBpf);
+                                     const SeccompProgram& seccomp);
 
 /// True when the sysctl `key` is namespaced (only affects the container) or the agent runs as
 /// the VM's init, where the whole kernel belongs to the sandbox.

@@ -8,6 +8,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <utility>
+#include <vector>
+
 #include "lib/safe_path.h"
 #include "lib/unique_fd.h"
 
@@ -115,10 +118,13 @@ Status mountOne(int rootFd, const MountSpec& m, const RootfsSpec& spec) {
     return applyPropagation(rootFd, m);
   }
   KATA_ASSIGN_OR_RETURN(auto fd, openTarget(rootFd, m.destination, true));
+  unsigned long flags = m.options.flags & ~MS_REMOUNT;
+  // /dev gets its device nodes first; finalizeRootfs makes it read-only when asked.
+  if (m.destination == "/dev") flags &= ~MS_RDONLY;
   // A fresh kernel filesystem (proc of the new pid namespace, tmpfs, devpts, ...) for the
   // container.
   KATA_TRY(mountAt(m.source.empty() ? m.type : m.source, fd.get(), m.destination, m.type.c_str(),
-                   m.options.flags & ~MS_REMOUNT, m.options.data));
+                   flags, m.options.data));
   return applyPropagation(rootFd, m);
 }
 
@@ -139,27 +145,42 @@ Status makeNode(int rootFd, const DeviceSpec& d) {
   return okStatus();
 }
 
-void defaultDevices(int rootFd) {
+/// True when the spec bind-mounts something on /dev: runc then leaves /dev alone.
+bool devIsBindMount(const RootfsSpec& spec) {
+  for (const auto& m : spec.mounts) {
+    if (m.destination == "/dev" && m.type == "bind") return true;
+  }
+  return false;
+}
+
+/// The devices and links runc gives every container (a spec device of the same path wins: it
+/// was created first).
+Status defaultDevices(int rootFd) {
   static const struct {
     const char* name;
     unsigned major, minor;
   } defaults[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
                   {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
-  auto dev = safepath::openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY);
-  if (!dev.ok()) return;  // no /dev in this rootfs: nothing to complete
   for (const auto& d : defaults) {
-    (void)makeNode(
-        rootFd, DeviceSpec{std::string("/dev/") + d.name, S_IFCHR, d.major, d.minor, 0666, 0, 0});
+    KATA_TRY(makeNode(
+        rootFd, DeviceSpec{std::string("/dev/") + d.name, S_IFCHR, d.major, d.minor, 0666, 0, 0}));
   }
-  static const struct {
-    const char* name;
-    const char* target;
-  } links[] = {{"fd", "/proc/self/fd"},
-               {"stdin", "/proc/self/fd/0"},
-               {"stdout", "/proc/self/fd/1"},
-               {"stderr", "/proc/self/fd/2"},
-               {"ptmx", "pts/ptmx"}};
-  for (const auto& l : links) (void)::symlinkat(l.target, dev->get(), l.name);
+  KATA_ASSIGN_OR_RETURN(auto dev, safepath::openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY));
+  std::vector<std::pair<const char*, const char*>> links = {{"fd", "/proc/self/fd"},
+                                                            {"stdin", "/proc/self/fd/0"},
+                                                            {"stdout", "/proc/self/fd/1"},
+                                                            {"stderr", "/proc/self/fd/2"}};
+  // runc links /dev/core when the kernel has /proc/kcore.
+  if (::access("/proc/kcore", F_OK) == 0) links.emplace_back("core", "/proc/kcore");
+  for (const auto& [name, target] : links) {
+    if (::symlinkat(target, dev.get(), name) != 0 && errno != EEXIST) {
+      return sysError(std::string("create /dev/") + name);
+    }
+  }
+  // /dev/ptmx is the container's own devpts's, whatever the rootfs had there.
+  if (::unlinkat(dev.get(), "ptmx", 0) != 0 && errno != ENOENT) return sysError("remove /dev/ptmx");
+  if (::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0) return sysError("create /dev/ptmx");
+  return okStatus();
 }
 
 Status maskPath(const std::string& path) {
@@ -203,7 +224,7 @@ Status writeSysctl(const std::string& key, const std::string& value) {
 
 }  // namespace
 
-Status setupRootfs(const RootfsSpec& spec) {
+Status prepareRootfs(const RootfsSpec& spec) {
   // Nothing the container mounts may propagate back to the agent's namespace.
   if (::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
     return sysError("make / rslave");
@@ -214,28 +235,54 @@ Status setupRootfs(const RootfsSpec& spec) {
   }
   KATA_ASSIGN_OR_RETURN(auto root, safepath::openRoot(spec.rootfs));
   for (const auto& m : spec.mounts) KATA_TRY(mountOne(root.get(), m, spec));
-  for (const auto& d : spec.devices) KATA_TRY(makeNode(root.get(), d));
-  defaultDevices(root.get());
+  if (!devIsBindMount(spec)) {
+    KATA_TRY(safepath::mkdirAllInRoot(root.get(), "/dev", 0755));
+    for (const auto& d : spec.devices) KATA_TRY(makeNode(root.get(), d));
+    KATA_TRY(defaultDevices(root.get()));
+  }
 
   if (::fchdir(root.get()) != 0) return sysError("chdir to rootfs");
   // Swaps the agent's root for the container's; the old root is stacked on "." and detached.
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return sysError("pivot_root " + spec.rootfs);
   if (::umount2(".", MNT_DETACH) != 0) return sysError("detach the old root");
   if (::chdir("/") != 0) return sysError("chdir /");
-
-  for (const auto& p : spec.maskedPaths) KATA_TRY(maskPath(p));
-  for (const auto& p : spec.readonlyPaths) KATA_TRY(readonlyPath(p));
   if (spec.propagation != 0 && ::mount(nullptr, "/", nullptr, spec.propagation, nullptr) != 0) {
     return sysError("set rootfs propagation");
   }
-  for (const auto& [key, value] : spec.sysctls) KATA_TRY(writeSysctl(key, value));
-  if (spec.hostname && ::sethostname(spec.hostname->c_str(), spec.hostname->size()) != 0) {
-    return sysError("sethostname");
+  return okStatus();
+}
+
+Status mountConsole(int slaveFd) {
+  UniqueFd console(::open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+  if (!console) return sysError("create /dev/console");
+  // The container's console is its init's terminal.
+  if (::mount(safepath::procFdPath(slaveFd).c_str(), "/dev/console", nullptr, MS_BIND, nullptr) !=
+      0) {
+    return sysError("bind the terminal on /dev/console");
+  }
+  return okStatus();
+}
+
+Status finalizeRootfs(const RootfsSpec& spec) {
+  for (const auto& m : spec.mounts) {
+    // /dev was mounted writable for its device nodes.
+    if (m.destination == "/dev" && m.type != "bind" && m.options.readonly()) {
+      unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags("/dev");
+      if (::mount(nullptr, "/dev", nullptr, flags, nullptr) != 0) {
+        return sysError("remount /dev read-only");
+      }
+    }
   }
   if (spec.readonly) {
     unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags("/");
     if (::mount(nullptr, "/", nullptr, flags, nullptr) != 0) return sysError("remount / read-only");
   }
+  if (spec.hostname && ::sethostname(spec.hostname->c_str(), spec.hostname->size()) != 0) {
+    return sysError("sethostname");
+  }
+  for (const auto& [key, value] : spec.sysctls) KATA_TRY(writeSysctl(key, value));
+  for (const auto& p : spec.readonlyPaths) KATA_TRY(readonlyPath(p));
+  for (const auto& p : spec.maskedPaths) KATA_TRY(maskPath(p));
   return okStatus();
 }
 

@@ -412,6 +412,7 @@ class Parser {
   void read(const Json::Value& v, const std::string& path, Seccomp& out) {
     if (!expectObject(v, path)) return;
     required(v, path, "defaultAction", out.defaultAction);
+    field(v, path, "defaultErrnoRet", out.defaultErrnoRet);
     field(v, path, "architectures", out.architectures);
     field(v, path, "flags", out.flags);
     field(v, path, "syscalls", out.syscalls);
@@ -422,6 +423,14 @@ class Parser {
     field(v, path, "closID", out.closID);
     field(v, path, "l3CacheSchema", out.l3CacheSchema);
     field(v, path, "memBwSchema", out.memBwSchema);
+  }
+
+  void read(const Json::Value& v, const std::string& path, Personality& out) {
+    if (!expectObject(v, path)) return;
+    required(v, path, "domain", out.domain);
+    field(v, path, "flags", out.flags);
+    if (ok() && out.domain != "LINUX" && out.domain != "LINUX32")
+      fail(join(path, "domain"), "expected \"LINUX\" or \"LINUX32\", got \"" + out.domain + "\"");
   }
 
   void read(const Json::Value& v, const std::string& path, Linux& out) {
@@ -439,6 +448,7 @@ class Parser {
     field(v, path, "readonlyPaths", out.readonlyPaths);
     field(v, path, "mountLabel", out.mountLabel);
     field(v, path, "intelRdt", out.intelRdt);
+    field(v, path, "personality", out.personality);
     if (!ok()) return;
     std::set<std::string> seen;
     for (size_t i = 0; i < out.namespaces.size(); i++) {
@@ -523,6 +533,7 @@ Json::Value value(const SeccompArg& a);
 Json::Value value(const SyscallRule& r);
 Json::Value value(const Seccomp& s);
 Json::Value value(const IntelRdt& r);
+Json::Value value(const Personality& p);
 Json::Value value(const Linux& l);
 Json::Value value(const Resources& r);
 Json::Value value(const Process& p);
@@ -748,6 +759,7 @@ Json::Value value(const SyscallRule& r) {
 Json::Value value(const Seccomp& s) {
   Json::Value o(Json::objectValue);
   o["defaultAction"] = s.defaultAction;
+  put(o, "defaultErrnoRet", s.defaultErrnoRet);
   put(o, "architectures", s.architectures);
   put(o, "flags", s.flags);
   put(o, "syscalls", s.syscalls);
@@ -759,6 +771,13 @@ Json::Value value(const IntelRdt& r) {
   put(o, "closID", r.closID);
   put(o, "l3CacheSchema", r.l3CacheSchema);
   put(o, "memBwSchema", r.memBwSchema);
+  return o;
+}
+
+Json::Value value(const Personality& p) {
+  Json::Value o(Json::objectValue);
+  o["domain"] = p.domain;
+  put(o, "flags", p.flags);
   return o;
 }
 
@@ -789,6 +808,7 @@ Json::Value value(const Linux& l) {
   put(o, "readonlyPaths", l.readonlyPaths);
   put(o, "mountLabel", l.mountLabel);
   put(o, "intelRdt", l.intelRdt);
+  put(o, "personality", l.personality);
   return o;
 }
 

@@ -221,8 +221,9 @@ struct SyscallRule {
 
 struct Seccomp {
   std::string defaultAction;
-  std::vector<std::string> architectures;  // SCMP_ARCH_*
-  std::vector<std::string> flags;          // SECCOMP_FILTER_FLAG_*
+  std::optional<uint32_t> defaultErrnoRet;  // OCI 1.1, read by runc 1.1
+  std::vector<std::string> architectures;   // SCMP_ARCH_*
+  std::vector<std::string> flags;           // SECCOMP_FILTER_FLAG_*
   std::vector<SyscallRule> syscalls;
   bool operator==(const Seccomp&) const = default;
 };
@@ -232,6 +233,13 @@ struct IntelRdt {
   std::string l3CacheSchema;
   std::string memBwSchema;
   bool operator==(const IntelRdt&) const = default;
+};
+
+/// linux.personality: the execution domain of the container's processes.
+struct Personality {
+  std::string domain;  // "LINUX" | "LINUX32"
+  std::vector<std::string> flags;
+  bool operator==(const Personality&) const = default;
 };
 
 struct Linux {
@@ -246,6 +254,7 @@ struct Linux {
   std::vector<std::string> maskedPaths, readonlyPaths;
   std::string mountLabel;
   std::optional<IntelRdt> intelRdt;
+  std::optional<Personality> personality;
 
   /// The namespace entry of `type`, or nullptr.
   const Namespace* findNamespace(std::string_view type) const;

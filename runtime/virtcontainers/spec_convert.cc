@@ -30,6 +30,7 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
   user->set_gid(p.user.gid);
   for (uint32_t g : p.user.additionalGids) user->add_additionalgids(g);
   user->set_username(p.user.username);
+  if (p.user.umask) user->set_umask(*p.user.umask);
   copyStrings(p.args, out.mutable_args());
   copyStrings(p.env, out.mutable_env());
   out.set_cwd(p.cwd);
@@ -174,11 +175,14 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
     if (l.seccomp) {
       auto* sc = ol->mutable_seccomp();
       sc->set_defaultaction(l.seccomp->defaultAction);
+      if (l.seccomp->defaultErrnoRet) sc->set_defaulterrnoret(*l.seccomp->defaultErrnoRet);
       copyStrings(l.seccomp->architectures, sc->mutable_architectures());
+      copyStrings(l.seccomp->flags, sc->mutable_flags());
       for (const auto& rule : l.seccomp->syscalls) {
         auto* r = sc->add_syscalls();
         copyStrings(rule.names, r->mutable_names());
         r->set_action(rule.action);
+        if (rule.errnoRet) r->set_errnoret(*rule.errnoRet);
         for (const auto& a : rule.args) {
           auto* arg = r->add_args();
           arg->set_index(a.index);
@@ -193,6 +197,10 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
     copyStrings(l.readonlyPaths, ol->mutable_readonlypaths());
     ol->set_mountlabel(l.mountLabel);
     if (l.intelRdt) ol->mutable_intelrdt()->set_l3cacheschema(l.intelRdt->l3CacheSchema);
+    if (l.personality) {
+      ol->mutable_personality()->set_domain(l.personality->domain);
+      copyStrings(l.personality->flags, ol->mutable_personality()->mutable_flags());
+    }
   }
   return out;
 }
