@@ -86,6 +86,21 @@ Result<unsigned long> personalityOf(const grpc::LinuxPersonality& p) {
       EINVAL);
 }
 
+/// The kernel takes at most 340 lines per map (since Linux 4.15).
+Result<std::vector<IdMapping>> idMappings(
+    const google::protobuf::RepeatedPtrField<grpc::LinuxIDMapping>& list, const std::string& what) {
+  if (list.size() > 340) return makeError(what + ": more than 340 entries", EINVAL);
+  std::vector<IdMapping> out;
+  for (const auto& m : list) {
+    if (m.size() == 0 || uint64_t{m.containerid()} + m.size() > (uint64_t{1} << 32) ||
+        uint64_t{m.hostid()} + m.size() > (uint64_t{1} << 32)) {
+      return makeError(what + ": an entry is empty or goes beyond 2^32", EINVAL);
+    }
+    out.push_back({m.containerid(), m.hostid(), m.size()});
+  }
+  return out;
+}
+
 bool pathExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
@@ -242,8 +257,8 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
     if (!seen.insert(flag).second) {
       return makeError("namespace \"" + ns.type() + "\" is listed twice", EINVAL);
     }
-    if (flag == CLONE_NEWUSER) {
-      return makeError("user namespaces are not supported in the guest", EINVAL);
+    if (flag == CLONE_NEWUSER && !ns.path().empty()) {
+      return makeError("joining a user namespace (linux.namespaces path) is not supported", EINVAL);
     }
     if (flag == CLONE_NEWNET) continue;
     if (flag == CLONE_NEWCGROUP) {
@@ -266,6 +281,17 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
   }
   if (!seen.count(CLONE_NEWPID) && req.sandbox_pidns() && !ctx.sharedPidNs.empty()) {
     c.namespaces.push_back({CLONE_NEWPID, ctx.sharedPidNs});
+  }
+  KATA_ASSIGN_OR_RETURN(c.uidMappings, idMappings(linux.uidmappings(), "linux.uidMappings"));
+  KATA_ASSIGN_OR_RETURN(c.gidMappings, idMappings(linux.gidmappings(), "linux.gidMappings"));
+  if (seen.count(CLONE_NEWUSER)) {
+    // As runc: a user namespace needs both maps; mappings without one are a mistake.
+    if (c.uidMappings.empty() || c.gidMappings.empty()) {
+      return makeError("a user namespace needs linux.uidMappings and linux.gidMappings", EINVAL);
+    }
+    c.rootfs.inUserNamespace = true;
+  } else if (!c.uidMappings.empty() || !c.gidMappings.empty()) {
+    return makeError("linux.uidMappings/gidMappings need a user namespace", EINVAL);
   }
   if (!seen.count(CLONE_NEWNS)) {
     // The container's mounts and pivot_root must never touch the agent's own view.

@@ -49,6 +49,11 @@ struct DeviceSpec {
   gid_t gid = 0;
 };
 
+/// One line of a user namespace's uid_map or gid_map (guest ids).
+struct IdMapping {
+  uint32_t containerId = 0, hostId = 0, size = 0;
+};
+
 struct RlimitSpec {
   int resource = 0;
   rlim_t soft = 0, hard = 0;
@@ -81,6 +86,9 @@ struct RootfsSpec {
   std::vector<std::string> readonlyPaths;
   std::vector<std::pair<std::string, std::string>> sysctls;
   std::optional<std::string> hostname;  // set when the container has its own UTS namespace
+  /// In a new user namespace mknod is refused: device nodes are bind-mounted from the agent's
+  /// /dev instead, as runc does.
+  bool inUserNamespace = false;
   /// (hierarchy dir name, agent path of the container's cgroup) for "cgroup" mounts.
   std::vector<std::pair<std::string, std::string>> cgroupDirs;
 };
@@ -89,6 +97,8 @@ struct ContainerConfig {
   std::string id;
   std::vector<NamespaceSpec> namespaces;  // joined/created by the intermediate child
   bool newCgroupNamespace = false;        // unshared after joining the cgroups
+  /// linux.uidMappings/gidMappings of a new user namespace; the agent writes them.
+  std::vector<IdMapping> uidMappings, gidMappings;
   RootfsSpec rootfs;
   ProcessSpec process;
   std::string cgroupPath;  // normalised, e.g. /kata/<id>

@@ -87,7 +87,8 @@ Status applyPropagation(int rootFd, const MountSpec& m) {
 
 Status mountCgroups(int rootFd, const MountSpec& m, const RootfsSpec& spec) {
   KATA_ASSIGN_OR_RETURN(auto fd, openTarget(rootFd, m.destination, true));
-  // A tmpfs holding one bind mount per hierarchy: the container sees only its own cgroup.
+  // A tmpfs holding one bind mount per hierarchy: the container sees only its own cgroup (as
+  // runc's cgroup v1 mount).
   KATA_TRY(mountAt("tmpfs", fd.get(), m.destination, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    "mode=755"));
   for (const auto& [name, hostDir] : spec.cgroupDirs) {
@@ -98,9 +99,7 @@ Status mountCgroups(int rootFd, const MountSpec& m, const RootfsSpec& spec) {
       KATA_TRY(remountFlags(rootFd, dest, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
     }
   }
-  if (m.options.readonly()) {
-    KATA_TRY(remountFlags(rootFd, m.destination, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  }
+  // The tmpfs itself stays writable, as runc leaves it; the hierarchies are read-only.
   return okStatus();
 }
 
@@ -128,7 +127,17 @@ Status mountOne(int rootFd, const MountSpec& m, const RootfsSpec& spec) {
   return applyPropagation(rootFd, m);
 }
 
-Status makeNode(int rootFd, const DeviceSpec& d) {
+/// In a user namespace: an empty file with the agent's own node of that path bound on it.
+Status bindNode(int rootFd, const DeviceSpec& d) {
+  auto existing = safepath::openInRoot(rootFd, d.path, O_PATH);
+  if (existing.ok()) return okStatus();  // a spec device of this path came first
+  KATA_ASSIGN_OR_RETURN(auto target, openTarget(rootFd, d.path, false));
+  // The agent's device node stands in for one the container's namespace may not create.
+  return mountAt(d.path, target.get(), d.path, nullptr, MS_BIND, "");
+}
+
+Status makeNode(int rootFd, const DeviceSpec& d, bool inUserNamespace) {
+  if (inUserNamespace) return bindNode(rootFd, d);
   KATA_TRY(safepath::mkdirAllInRoot(rootFd, dirName(d.path), 0755));
   KATA_ASSIGN_OR_RETURN(auto dir,
                         safepath::openInRoot(rootFd, dirName(d.path), O_PATH | O_DIRECTORY));
@@ -155,15 +164,15 @@ bool devIsBindMount(const RootfsSpec& spec) {
 
 /// The devices and links runc gives every container (a spec device of the same path wins: it
 /// was created first).
-Status defaultDevices(int rootFd) {
+Status defaultDevices(int rootFd, bool inUserNamespace) {
   static const struct {
     const char* name;
     unsigned major, minor;
   } defaults[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
                   {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
   for (const auto& d : defaults) {
-    KATA_TRY(makeNode(
-        rootFd, DeviceSpec{std::string("/dev/") + d.name, S_IFCHR, d.major, d.minor, 0666, 0, 0}));
+    DeviceSpec node{std::string("/dev/") + d.name, S_IFCHR, d.major, d.minor, 0666, 0, 0};
+    KATA_TRY(makeNode(rootFd, node, inUserNamespace));
   }
   KATA_ASSIGN_OR_RETURN(auto dev, safepath::openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY));
   std::vector<std::pair<const char*, const char*>> links = {{"fd", "/proc/self/fd"},
@@ -237,8 +246,8 @@ Status prepareRootfs(const RootfsSpec& spec) {
   for (const auto& m : spec.mounts) KATA_TRY(mountOne(root.get(), m, spec));
   if (!devIsBindMount(spec)) {
     KATA_TRY(safepath::mkdirAllInRoot(root.get(), "/dev", 0755));
-    for (const auto& d : spec.devices) KATA_TRY(makeNode(root.get(), d));
-    KATA_TRY(defaultDevices(root.get()));
+    for (const auto& d : spec.devices) KATA_TRY(makeNode(root.get(), d, spec.inUserNamespace));
+    KATA_TRY(defaultDevices(root.get(), spec.inUserNamespace));
   }
 
   if (::fchdir(root.get()) != 0) return sysError("chdir to rootfs");

@@ -324,17 +324,36 @@ void becomeSessionLeader(const ProcessSpec& p, bool console) {
 
 /// Splits the namespaces into (join, unshare) for the intermediate process.
 void planNamespaces(const std::vector<NamespaceSpec>& ns, ChildPlan& plan) {
-  // Mount namespace last: after it, paths resolve in the container's view.
-  for (const auto& n : ns) {
-    if (n.path.empty()) {
-      plan.unshareFlags |= n.flag;
-    } else if (n.flag != CLONE_NEWNS) {
-      plan.joins.emplace_back(n.flag, n.path);
+  // The user namespace first (it owns the others, and gives the capabilities to join them),
+  // the mount namespace last (after it, paths resolve in the container's view).
+  auto rank = [](int flag) { return flag == CLONE_NEWUSER ? 0 : flag == CLONE_NEWNS ? 2 : 1; };
+  for (int r = 0; r < 3; ++r) {
+    for (const auto& n : ns) {
+      if (rank(n.flag) != r) continue;
+      if (n.path.empty()) {
+        plan.unshareFlags |= n.flag;
+      } else {
+        plan.joins.emplace_back(n.flag, n.path);
+      }
     }
   }
-  for (const auto& n : ns) {
-    if (!n.path.empty() && n.flag == CLONE_NEWNS) plan.joins.emplace_back(n.flag, n.path);
+}
+
+/// Writes /proc/<pid>/{uid,gid}_map of a process that created a user namespace.
+Status writeIdMap(pid_t pid, const char* file, const std::vector<IdMapping>& map) {
+  std::string text;
+  for (const auto& m : map) {
+    text += std::to_string(m.containerId) + " " + std::to_string(m.hostId) + " " +
+            std::to_string(m.size) + "\n";
   }
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return sysError("open " + path);
+  // The map must arrive in one write (the kernel accepts a map once).
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return sysError(std::string("write the user namespace's ") + file);
+  }
+  return okStatus();
 }
 
 void killQuietly(pid_t pid) {
@@ -387,6 +406,15 @@ Result<SpawnedProcess> spawnContainerInit(const ContainerConfig& config, StdioPa
     execProcess(config.process);
   };
   KATA_ASSIGN_OR_RETURN(auto proc, forkTwice(plan, reaper, std::move(onExit)));
+  if (plan.unshareFlags & CLONE_NEWUSER) {
+    // The container process waits for Continue in its new user namespace: map its ids first.
+    Status mapped = writeIdMap(proc.pid, "uid_map", config.uidMappings);
+    if (mapped.ok()) mapped = writeIdMap(proc.pid, "gid_map", config.gidMappings);
+    if (!mapped.ok()) {
+      killQuietly(proc.pid);
+      return std::move(mapped).error();
+    }
+  }
   auto msg = placeAndContinue(proc, placement, stdio);
   if (!msg.ok() || msg->type != kReady) {
     killQuietly(proc.pid);

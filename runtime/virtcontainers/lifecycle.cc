@@ -29,8 +29,8 @@ constexpr int kRemoveTimeoutSec = 10;
 
 // CRI annotations that put several containers in one sandbox (containerd, then CRI-O).
 struct PodRole {
-  bool member = false;     // joins an existing sandbox
-  std::string sandboxId;   // the sandbox to join
+  bool member = false;    // joins an existing sandbox
+  std::string sandboxId;  // the sandbox to join
 };
 
 Result<PodRole> podRole(const oci::Spec& spec) {
@@ -110,12 +110,16 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
         gm.clear_options();
         for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"})
           gm.add_options(o);
+      } else if (m.source == "/sys") {
+        // runc's rootless spec binds the machine's sysfs: in a VM, the guest's.
+        gm.set_type("bind");
       } else if (isSystemPath(m.source)) {
         log::warn("skipping bind mount of a host system path", {{"source", m.source}});
         continue;
       } else {
-        KATA_ASSIGN_OR_RETURN(shared::SharedFile f,
-                              shared::shareHostPath(sid, cid, m.source, hasOption(m.options, "ro")));
+        KATA_ASSIGN_OR_RETURN(
+            shared::SharedFile f,
+            shared::shareHostPath(sid, cid, m.source, hasOption(m.options, "ro")));
         hostMounts.push_back(f.hostMount);
         gm.set_source(f.guestPath);
         gm.set_type("bind");
@@ -159,7 +163,7 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
                              bool foreground) {
   SpawnOptions opts;
   opts.argv = {ctx.config.shim.path, "-agent", sandbox.agentUrl, "-container", cid,
-               "-exec-id", execId};
+               "-exec-id",           execId};
   if (terminal) opts.argv.push_back("-terminal");
   if (ctx.config.shim.enable_debug) {
     opts.argv.push_back("-log");
@@ -247,14 +251,14 @@ void removeLockOfGoneSandbox(FileLock& lock, const std::string& sid) {
 
 Result<int> parseSignal(const std::string& text) {
   static const std::map<std::string, int> kSignals = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-      {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"IOT", SIGIOT},   {"BUS", SIGBUS},
-      {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
-      {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU}, {"URG", SIGURG},
-      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-      {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+      {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+      {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+      {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+      {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+      {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+      {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+      {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS}};
   if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
     int n = text.size() > 3 ? 0 : std::stoi(text);
     if (n < 1 || n > SIGRTMAX) return makeError("invalid signal number " + text, EINVAL);
@@ -272,7 +276,8 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   KATA_TRY(validateContainerId(req.id));
   const std::string bundle = absolutePath(req.bundle.empty() ? "." : req.bundle);
   KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::loadSpec(bundle));
-  if (!spec.process) return makeError("config.json: process: required to create a container", EINVAL);
+  if (!spec.process)
+    return makeError("config.json: process: required to create a container", EINVAL);
   KATA_ASSIGN_OR_RETURN(PodRole role, podRole(spec));
   const std::string sid = role.member ? role.sandboxId : req.id;
   if (spec.process->terminal && req.consoleSocket.empty() && !req.foregroundShim)
@@ -391,7 +396,8 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Exclusive));
   std::string status = liveStatus(l.container, &l.sandbox);
   if (status != "created")
-    return makeError("cannot start container " + id + ": it is " + status + ", not created", EINVAL);
+    return makeError("cannot start container " + id + ": it is " + status + ", not created",
+                     EINVAL);
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
   ::grpc::StartContainerRequest req;
   req.set_container_id(id);
@@ -457,9 +463,9 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
   }
   std::string status = liveStatus(*container, &*sandbox);
   if (!force && status != "stopped" && status != "created")
-    return makeError("cannot delete container " + id + " that is not stopped: " + status +
-                         " (use --force)",
-                     EBUSY);
+    return makeError(
+        "cannot delete container " + id + " that is not stopped: " + status + " (use --force)",
+        EBUSY);
   Status first = teardownContainer(ctx, *sandbox, *container, force);
   auto hooks = runHooks(container->hooks, "poststop", ociState(*container, "stopped", 0));
   if (!hooks.ok()) log::warn("poststop hook failed: " + hooks.error().str(), {{"container", id}});
@@ -567,8 +573,9 @@ Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& 
   req.set_container_id(id);
   req.set_format(format);
   for (const auto& a : args) req.add_args(a);
-  KATA_ASSIGN_OR_RETURN(::grpc::ListProcessesResponse resp,
-                        agent.call("ListProcesses", &::grpc::AgentService::Stub::ListProcesses, req));
+  KATA_ASSIGN_OR_RETURN(
+      ::grpc::ListProcessesResponse resp,
+      agent.call("ListProcesses", &::grpc::AgentService::Stub::ListProcesses, req));
   return resp.process_list();
 }
 

@@ -156,11 +156,11 @@ TEST(AgentOci, SysctlsAreWrittenBeforeProcSysIsReadOnly) {
 // process.user.umask (OCI 1.0.2) for the init and an exec'd process; 0022 without it.
 TEST(AgentOci, UmaskFromTheSpec) {
   std::string cid = "oci-umask";
-  auto s = spec(cid, "umask; touch /tmp/f; stat -c %a /tmp/f; sleep 30");
+  auto s = spec(cid, "umask; touch /tmp/f; stat -c %a /tmp/f; touch /tmp/done; sleep 30");
   s.mutable_process()->mutable_user()->set_umask(027);
   CHECK(h.create(cid, s).ok());
   CHECK(h.start(cid).ok());
-  CHECK(h.exec(cid, "e1", {"sh", "-c", "umask"}).ok());
+  CHECK(h.exec(cid, "e1", {"sh", "-c", "until [ -e /tmp/done ]; do sleep 0.05; done; umask"}).ok());
   STRCMP_EQUAL("0022\n", h.readAll(cid, "e1", false).c_str());
   CHECK(h.signal(cid, "", 9).ok());
   STRCMP_EQUAL("0027\n640\n", h.readAll(cid, "", false).c_str());
@@ -223,4 +223,59 @@ TEST(AgentOci, SeccompErrnoRetAndConditionsOnOneArgument) {
   Outcome o = runOk(cid, s);
   CHECK_TEXT(contains(o.out, "Function not implemented"), o.out.c_str());
   CHECK_TEXT(contains(o.out, "k0-denied\nk28-denied\ncont-allowed\n"), (o.out + o.err).c_str());
+}
+
+// runc's rootless spec: a user namespace mapping root to root, /sys bound rather than mounted.
+// Device nodes are bound from the agent's /dev (mknod is refused in a user namespace), and an
+// exec'd process joins the user namespace too.
+TEST(AgentOci, UserNamespaceWithMappings) {
+  std::string cid = "oci-userns";
+  auto s = spec(cid,
+                "cat /proc/self/uid_map /proc/self/gid_map; id -u; echo x > /dev/null && "
+                "echo null-ok; head -c 2 /dev/zero | wc -c; touch /tmp/done; sleep 30");
+  s.mutable_linux()->add_namespaces()->set_type("user");
+  for (auto* maps :
+       {s.mutable_linux()->mutable_uidmappings(), s.mutable_linux()->mutable_gidmappings()}) {
+    auto* m = maps->Add();
+    m->set_containerid(0);
+    m->set_hostid(0);
+    m->set_size(1);
+  }
+  for (auto& m : *s.mutable_mounts()) {
+    if (m.destination() == "/sys") {
+      // sysfs belongs to the network namespace, which is not the container's to mount.
+      m.set_type("none");
+      m.set_source("/sys");
+      m.add_options("rbind");
+    } else if (m.destination() == "/dev/pts") {
+      // Group 5 is not mapped (runc spec --rootless leaves gid=5 out too).
+      auto* opts = m.mutable_options();
+      for (int i = 0; i < opts->size(); ++i) {
+        if (opts->Get(i) == "gid=5") opts->erase(opts->begin() + i);
+      }
+    }
+  }
+  auto created = h.create(cid, s);
+  CHECK_TEXT(created.ok(), (codeText(created) + "\n" + h.agentLog()).c_str());
+  CHECK(h.start(cid).ok());
+  CHECK(h.exec(cid, "e1",
+               {"sh", "-c", "until [ -e /tmp/done ]; do sleep 0.05; done; cat /proc/self/uid_map"})
+            .ok());
+  std::string execOut = h.readAll(cid, "e1", false);
+  CHECK_TEXT(contains(execOut, "0          0          1"), execOut.c_str());
+  CHECK(h.signal(cid, "", 9).ok());
+  std::string out = h.readAll(cid, "", false);
+  CHECK_TEXT(
+      contains(out, "0          0          1\n         0          0          1\n0\nnull-ok\n2\n"),
+      (out + h.readAll(cid, "", true)).c_str());
+  CHECK(h.remove(cid).ok());
+
+  // Mappings need a user namespace, and a user namespace needs mappings.
+  cid = "oci-userns2";
+  s = spec(cid, "true");
+  s.mutable_linux()->add_namespaces()->set_type("user");
+  Outcome o = run(cid, s);
+  CHECK_EQUAL(::grpc::StatusCode::INVALID_ARGUMENT, o.created.error_code());
+  CHECK_TEXT(contains(o.created.error_message(), "linux.uidMappings"),
+             o.created.error_message().c_str());
 }
