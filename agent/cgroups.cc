@@ -217,7 +217,7 @@ Status Cgroup::write(const std::string& controller, const std::string& file,
   return writeFileValue(path, value);
 }
 
-Status Cgroup::apply(const grpc::LinuxResources& r) {
+Status Cgroup::apply(const grpc::LinuxResources& r, bool initial) {
   if (r.has_memory()) {
     const auto& m = r.memory();
     // The kernel keeps memsw (memory+swap) >= memory: when the new memsw limit is above the
@@ -302,7 +302,7 @@ Status Cgroup::apply(const grpc::LinuxResources& r) {
     KATA_TRY(write("hugetlb", "hugetlb." + h.pagesize() + ".limit_in_bytes",
                    std::to_string(h.limit()), true));
   }
-  KATA_TRY(applyDeviceRules(r));
+  if (initial || !r.devices().empty()) KATA_TRY(applyDeviceRules(r));
   if (r.has_network()) {
     if (r.network().classid() != 0) {
       KATA_TRY(write("net_cls", "net_cls.classid", std::to_string(r.network().classid()), true));
@@ -316,8 +316,7 @@ Status Cgroup::apply(const grpc::LinuxResources& r) {
 }
 
 Result<std::vector<DeviceRule>> deviceCgroupRules(const grpc::LinuxResources& r) {
-  std::vector<DeviceRule> out;
-  if (r.devices().empty()) return out;
+  std::vector<DeviceRule> out = {{false, "a *:* rwm"}};
   for (const auto& d : r.devices()) {
     std::string type = d.type().empty() ? "a" : d.type();
     if (type != "a" && type != "b" && type != "c") {

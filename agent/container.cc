@@ -57,12 +57,11 @@ Result<std::shared_ptr<Container>> Container::create(const grpc::CreateContainer
   c->initExecId_ = req.exec_id();
 
   KATA_ASSIGN_OR_RETURN(c->cgroup_, Cgroup::create(c->config_.cgroupPath));
-  if (req.oci().linux().has_resources()) {
-    c->cpusetPinned_ = !req.oci().linux().resources().cpu().cpus().empty();
-    if (auto s = c->cgroup_.apply(req.oci().linux().resources()); !s.ok()) {
-      (void)c->cgroup_.destroy();
-      return std::move(s).error().wrap("cgroup limits");
-    }
+  // Also without resources: the device rules always start from runc's defaults.
+  c->cpusetPinned_ = !req.oci().linux().resources().cpu().cpus().empty();
+  if (auto s = c->cgroup_.apply(req.oci().linux().resources(), true); !s.ok()) {
+    (void)c->cgroup_.destroy();
+    return std::move(s).error().wrap("cgroup limits");
   }
   c->config_.rootfs.cgroupDirs = c->cgroup_.hierarchyDirs();
 

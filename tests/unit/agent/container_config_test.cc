@@ -146,7 +146,10 @@ TEST(AgentConfig, AmbientCapabilitiesTheKernelWouldRefuseAreDropped) {
 
 TEST(AgentConfig, DeviceRulesEndWithRuncsDefaults) {
   grpc::LinuxResources r;
-  CHECK(deviceCgroupRules(r)->empty());  // no rules: the cgroup keeps its parent's
+  // No rules: deny everything but runc's defaults.
+  CHECK_EQUAL(12u, deviceCgroupRules(r)->size());
+  STRCMP_EQUAL("a *:* rwm", deviceCgroupRules(r)->front().rule.c_str());
+  CHECK(!deviceCgroupRules(r)->front().allow);
   auto* deny = r.add_devices();
   deny->set_allow(false);
   deny->set_access("rwm");
@@ -159,12 +162,12 @@ TEST(AgentConfig, DeviceRulesEndWithRuncsDefaults) {
   fuse->set_access("rwm");
   auto rules = deviceCgroupRules(r);
   CHECK(rules.ok());
-  CHECK_EQUAL(13u, rules->size());
-  CHECK(!(*rules)[0].allow);
-  STRCMP_EQUAL("a *:* rwm", (*rules)[0].rule.c_str());
-  STRCMP_EQUAL("c 10:229 rwm", (*rules)[1].rule.c_str());
+  CHECK_EQUAL(14u, rules->size());
+  CHECK(!(*rules)[1].allow);
+  STRCMP_EQUAL("a *:* rwm", (*rules)[1].rule.c_str());
+  STRCMP_EQUAL("c 10:229 rwm", (*rules)[2].rule.c_str());
   std::set<std::string> allowed;
-  for (size_t i = 2; i < rules->size(); ++i) {
+  for (size_t i = 3; i < rules->size(); ++i) {
     CHECK((*rules)[i].allow);
     allowed.insert((*rules)[i].rule);
   }
