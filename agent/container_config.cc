@@ -204,6 +204,14 @@ Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringU
   KATA_ASSIGN_OR_RETURN(out.user, resolveUserInRootfs(rootfs, ur));
   if (!hasHome) out.env.push_back("HOME=" + out.user.home);
 
+  // Labels of the host's security modules, which the guest kernel has not (the runtime refuses
+  // them before the VM starts; this is for other runtimes).
+  if (!p.apparmorprofile().empty() && p.apparmorprofile() != "unconfined") {
+    return makeError("process.apparmorProfile: the guest kernel has no AppArmor", EINVAL);
+  }
+  if (!p.selinuxlabel().empty()) {
+    return makeError("process.selinuxLabel: the guest kernel has no SELinux", EINVAL);
+  }
   if (p.user().has_umask()) {
     if (p.user().umask() > 0777) return makeError("process.user.umask is above 0777", EINVAL);
     out.umask = static_cast<mode_t>(p.user().umask());
@@ -243,6 +251,12 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
   if (!spec.has_process()) return makeError("OCI.Process is missing", EINVAL);
   const auto& linux = spec.linux();
 
+  if (!linux.mountlabel().empty()) {
+    return makeError("linux.mountLabel: the guest kernel has no SELinux", EINVAL);
+  }
+  if (!linux.intelrdt().l3cacheschema().empty()) {
+    return makeError("linux.intelRdt: the guest has no Intel RDT (resctrl)", EINVAL);
+  }
   KATA_ASSIGN_OR_RETURN(c.rootfs.rootfs, containerRootfs(req));
   c.rootfs.readonly = spec.root().readonly();
   KATA_ASSIGN_OR_RETURN(c.rootfs.propagation, parsePropagation(linux.rootfspropagation()));

@@ -168,8 +168,8 @@ Status defaultDevices(int rootFd, bool inUserNamespace) {
   static const struct {
     const char* name;
     unsigned major, minor;
-  } defaults[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
-                  {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+  } defaults[] = {{"null", 1, 3}, {"random", 1, 8}, {"full", 1, 7},  // runc's order
+                  {"tty", 5, 0},  {"zero", 1, 5},   {"urandom", 1, 9}};
   for (const auto& d : defaults) {
     DeviceSpec node{std::string("/dev/") + d.name, S_IFCHR, d.major, d.minor, 0666, 0, 0};
     KATA_TRY(makeNode(rootFd, node, inUserNamespace));

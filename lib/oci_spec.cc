@@ -362,6 +362,7 @@ class Parser {
     field(v, path, "blockIO", out.blockIO);
     field(v, path, "hugepageLimits", out.hugepageLimits);
     field(v, path, "network", out.network);
+    field(v, path, "unified", out.unified);
   }
 
   void read(const Json::Value& v, const std::string& path, Namespace& out) {
@@ -789,6 +790,7 @@ Json::Value value(const Resources& r) {
   put(o, "pids", r.pids);
   put(o, "blockIO", r.blockIO);
   put(o, "hugepageLimits", r.hugepageLimits);
+  put(o, "unified", r.unified);
   put(o, "network", r.network);
   return o;
 }

@@ -184,6 +184,7 @@ struct Resources {
   std::optional<BlockIoResources> blockIO;
   std::vector<HugepageLimit> hugepageLimits;
   std::optional<NetworkResources> network;
+  std::map<std::string, std::string> unified;  // cgroup v2 files (runc refuses them on v1)
   bool operator==(const Resources&) const = default;
 };
 

@@ -278,6 +278,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::loadSpec(bundle));
   if (!spec.process)
     return makeError("config.json: process: required to create a container", EINVAL);
+  KATA_TRY(checkGuestCanHonour(spec));
   KATA_ASSIGN_OR_RETURN(PodRole role, podRole(spec));
   const std::string sid = role.member ? role.sandboxId : req.id;
   if (spec.process->terminal && req.consoleSocket.empty() && !req.foregroundShim)
@@ -319,14 +320,6 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   c.created = log::timestamp();
   c.annotations = spec.annotations;
   c.hooks = oci::toJson(spec)["hooks"];
-  for (const char* inGuest : {"createContainer", "startContainer"}) {
-    if (c.hooks.isObject() && c.hooks.isMember(inGuest) && !c.hooks[inGuest].empty()) {
-      log::warn(std::string(inGuest) +
-                    " hooks are not run: they would have to run in the container's namespaces, "
-                    "inside the VM",
-                {{"container", c.id}});
-    }
-  }
   undo.add([&] {
     for (auto it = c.hostMounts.rbegin(); it != c.hostMounts.rend(); ++it)
       (void)shared::unshare(sid, *it);

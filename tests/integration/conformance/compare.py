@@ -63,7 +63,7 @@ def userns_cgroup_binds(lines, spec):
     if "user" not in namespaces:
         return lines
     return [" ".join(l.split(" ")[:2] + ["(options)"] + l.split(" ")[3:])
-            if l.startswith("/sys/fs/cgroup/") else l for l in lines]
+            if l.startswith("/sys/fs/cgroup") else l for l in lines]
 
 
 # Each: (section, reason, normalisation of one side's lines given the spec), applied to both.
@@ -85,8 +85,8 @@ KNOWN = [
     ("mounts", "in a user namespace (runc spec --rootless) the device nodes are bind mounts of "
                "the machine's devtmpfs, whose size= and nr_inodes= follow its memory",
      devtmpfs_size),
-    ("mounts", "in a user namespace runc 1.1.5 leaves its binds of the cgroup hierarchies with the "
-               "host mount's options (rw,relatime); we give them the spec's "
+    ("mounts", "in a user namespace runc 1.1.5 mounts /sys/fs/cgroup's tmpfs and binds the "
+               "hierarchies without the spec's options (rw,relatime); we apply the spec's "
                "(ro,nosuid,nodev,noexec), as runc does without a user namespace",
      userns_cgroup_binds),
 ]

@@ -1,5 +1,7 @@
 #include "runtime/virtcontainers/spec_convert.h"
 
+#include <cstdio>
+
 // CppUTest comes last: its leak-detection macros break standard headers.
 #include <CppUTest/TestHarness.h>
 
@@ -32,4 +34,37 @@ TEST(SpecConvert, UmaskSeccompErrnoAndFlagsAndPersonalityReachTheAgent) {
 
   spec->process->user.umask.reset();
   CHECK_FALSE(vc::toAgentSpec(*spec).process().user().has_umask());  // the agent's 0022
+}
+
+// Fields a VM cannot honour and runc would not ignore fail create, naming the field, before
+// anything exists; kernel memory (ignored by runc with a warning) is accepted.
+TEST(SpecConvert, FieldsTheGuestCannotHonourAreRefusedByName) {
+  const char* base = R"({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                         "process": {"args": ["sh"], "cwd": "/"%s}%s})";
+  auto check = [&](const char* process, const char* rest, const char* field) {
+    char json[1024];
+    std::snprintf(json, sizeof json, base, process, rest);
+    auto spec = oci::parseSpec(json);
+    CHECK_TEXT(spec.ok(), json);
+    auto s = vc::checkGuestCanHonour(*spec);
+    if (!field) {
+      CHECK_TEXT(s.ok(), s.ok() ? "" : s.error().message.c_str());
+      return;
+    }
+    CHECK_TEXT(!s.ok(), field);
+    CHECK_TEXT(s.error().message.rfind(field, 0) == 0, s.error().message.c_str());
+  };
+  check("", "", nullptr);
+  check(R"(, "apparmorProfile": "unconfined")", "", nullptr);
+  check(R"(, "apparmorProfile": "docker-default")", "", "process.apparmorProfile");
+  check(R"(, "selinuxLabel": "system_u:system_r:container_t:s0")", "", "process.selinuxLabel");
+  check("", R"(, "linux": {"mountLabel": "system_u:object_r:container_file_t:s0"})",
+        "linux.mountLabel");
+  check("", R"(, "linux": {"intelRdt": {"l3CacheSchema": "L3:0=ff"}})", "linux.intelRdt");
+  check("", R"(, "linux": {"resources": {"unified": {"memory.high": "1000000"}}})",
+        "linux.resources.unified");
+  check("", R"(, "hooks": {"createContainer": [{"path": "/bin/true"}]})", "hooks.createContainer");
+  check("", R"(, "hooks": {"startContainer": [{"path": "/bin/true"}]})", "hooks.startContainer");
+  check("", R"(, "hooks": {"prestart": [{"path": "/bin/true"}]})", nullptr);  // run on the host
+  check("", R"(, "linux": {"resources": {"memory": {"kernel": 1048576}}})", nullptr);
 }
