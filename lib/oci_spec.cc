@@ -903,7 +903,8 @@ Spec defaultSpec(bool rootless) {
   p.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"};
   p.cwd = "/";
   std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
-  p.capabilities = Capabilities{caps, caps, caps, caps, caps};
+  // No inheritable set: runc 1.1 left it out (CVE-2022-29162), so its ambient set is not raised.
+  p.capabilities = Capabilities{caps, caps, {}, caps, caps};
   p.rlimits = {{"RLIMIT_NOFILE", 1024, 1024}};
   p.noNewPrivileges = true;
   s.process = p;

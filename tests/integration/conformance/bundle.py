@@ -59,7 +59,34 @@ def variant_user(spec):
                            "options": ["ro", "size=512k"]})
 
 
-VARIANTS = {"user": variant_user}
+def variant_apparmor(spec):
+    """a host AppArmor profile, as dockerd sets on an AppArmor host."""
+    spec["process"]["apparmorProfile"] = "docker-default"
+
+
+def variant_selinux(spec):
+    """an SELinux process label."""
+    spec["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0:c1,c2"
+
+
+def variant_mountlabel(spec):
+    """an SELinux mount label."""
+    spec["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
+
+
+def variant_intelrdt(spec):
+    """an Intel RDT class."""
+    spec["linux"]["intelRdt"] = {"l3CacheSchema": "L3:0=ff"}
+
+
+def variant_hook(spec):
+    """a createContainer hook (it would run in the container's namespaces)."""
+    spec["hooks"] = {"createContainer": [{"path": "/bin/true"}]}
+
+
+VARIANTS = {"user": variant_user, "apparmor": variant_apparmor, "selinux": variant_selinux,
+            "mountlabel": variant_mountlabel, "intelrdt": variant_intelrdt,
+            "hook": variant_hook}
 
 
 def prepare(spec_path, bundle, name, cgroup_parent, kept_dir, variant):

@@ -132,6 +132,29 @@ run_pair() {
   fi
 }
 
+# Fields a VM cannot honour (and runc would not ignore): create fails at once with one line
+# naming the field, before any VM starts, and leaves nothing behind.
+test_refusals() {
+  begin "create refuses what a VM cannot honour, naming the field, and leaves nothing"
+  local variant field b id out rc
+  for variant in apparmor:process.apparmorProfile selinux:process.selinuxLabel \
+                 mountlabel:linux.mountLabel intelrdt:linux.intelRdt hook:hooks.createContainer; do
+    field=${variant#*:}
+    variant=${variant%%:*}
+    b=$TEST_ROOT/bundles/refuse-$variant
+    id=$TAG-refuse-$variant
+    make_rootfs "$b/rootfs"
+    python3 "$HERE/bundle.py" prepare "$CORPUS/runc.json" "$b" "refuse-$variant" \
+      "$CGROUP_PARENT" "" "$variant" >/dev/null || { fail "bundle $variant"; return; }
+    out=$(cd "$b" && rt create "$id" 2>&1 </dev/null); rc=$?
+    [ $rc -ne 0 ] || { fail "$variant: create succeeded"; rt delete --force "$id"; return; }
+    expect_contains "$variant: error names the field" "$field" "$out" || return
+    expect_eq "$variant: one-line error" 1 "$(printf '%s\n' "$out" | wc -l)" || return
+    expect_no_residue "$id" || return
+  done
+  pass
+}
+
 if [ $# -gt 0 ]; then WANT=" $* "; else WANT=""; fi
 wanted() { [ -z "$WANT" ] || [[ "$WANT" == *" $1 "* ]]; }
 
@@ -147,4 +170,5 @@ done
 wanted docker && [ -s "$CORPUS/docker.json" ] &&
   run_pair docker "$CORPUS/docker.json" "$CORPUS/docker-files"
 wanted runc-user && run_pair runc-user "$CORPUS/runc.json" "" user
+wanted refusals && test_refusals
 finish
