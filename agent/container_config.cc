@@ -293,8 +293,10 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
     if (flag == CLONE_NEWUTS && n.path.empty()) newUts = true;
     c.namespaces.push_back(std::move(n));
   }
-  if (!seen.count(CLONE_NEWPID) && req.sandbox_pidns() && !ctx.sharedPidNs.empty()) {
-    c.namespaces.push_back({CLONE_NEWPID, ctx.sharedPidNs});
+  if (!seen.count(CLONE_NEWPID)) {
+    // Upstream's runtime removes the pid namespace from the spec and upstream's agent always
+    // gives the container one (new, or the sandbox's): never the agent's own.
+    c.namespaces.push_back({CLONE_NEWPID, req.sandbox_pidns() ? ctx.sharedPidNs : ""});
   }
   KATA_ASSIGN_OR_RETURN(c.uidMappings, idMappings(linux.uidmappings(), "linux.uidMappings"));
   KATA_ASSIGN_OR_RETURN(c.gidMappings, idMappings(linux.gidmappings(), "linux.gidMappings"));
