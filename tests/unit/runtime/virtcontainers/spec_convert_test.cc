@@ -98,6 +98,7 @@ TEST(GuestSpec, CreateSandboxRequestIsUpstreams) {
   STRCMP_EQUAL("virtiofs", req.storages(0).fstype().c_str());
   STRCMP_EQUAL("/run/kata-containers/shared/containers/", req.storages(0).mount_point().c_str());
   CHECK_EQUAL(0, req.storages(0).options_size());
+}
 
 TEST_GROUP(SpecConvert){};
 
