@@ -279,3 +279,25 @@ TEST(AgentOci, UserNamespaceWithMappings) {
   CHECK_TEXT(contains(o.created.error_message(), "linux.uidMappings"),
              o.created.error_message().c_str());
 }
+
+// A terminal init's pty is also the container's /dev/console, as runc makes it.
+TEST(AgentOci, TerminalInitIsTheConsole) {
+  std::string cid = "oci-console";
+  h.makeRootfs(cid);
+  auto s = h.makeSpec(
+      cid,
+      {"sh", "-c", "stat -c console=%t:%T /dev/console; stat -L -c stdin=%t:%T /proc/self/fd/0"},
+      true);
+  auto created = h.create(cid, s);
+  CHECK_TEXT(created.ok(), (codeText(created) + "\n" + h.agentLog()).c_str());
+  CHECK(h.start(cid).ok());
+  std::string out = h.readAll(cid, "", false);
+  CHECK_EQUAL(0, h.wait(cid, ""));
+  CHECK(h.remove(cid).ok());
+  auto console = out.find("console=88:");  // major 136, a pty of the container's devpts
+  auto stdinAt = out.find("stdin=88:");
+  CHECK_TEXT(console != std::string::npos && stdinAt != std::string::npos, out.c_str());
+  CHECK_TEXT(out.substr(console + 8, out.find('\r', console) - console - 8) ==
+                 out.substr(stdinAt + 6, out.find('\r', stdinAt) - stdinAt - 6),
+             out.c_str());
+}
