@@ -43,6 +43,28 @@ Result<CapabilitySets> parseCapabilities(const grpc::LinuxCapabilities& caps,
   return out;
 }
 
+std::vector<std::string> dropUnraisableAmbient(CapabilitySets& caps) {
+  auto has = [](const std::vector<cap_value_t>& set, cap_value_t c) {
+    return std::find(set.begin(), set.end(), c) != set.end();
+  };
+  std::vector<std::string> dropped;
+  std::vector<cap_value_t> kept;
+  for (cap_value_t c : caps.ambient) {
+    if (has(caps.permitted, c) && has(caps.inheritable, c)) {
+      kept.push_back(c);
+      continue;
+    }
+    char* name = cap_to_name(c);
+    std::string upper = name ? name : std::to_string(c);
+    cap_free(name);
+    std::transform(upper.begin(), upper.end(), upper.begin(),
+                   [](unsigned char ch) { return std::toupper(ch); });
+    dropped.push_back(upper);
+  }
+  caps.ambient = std::move(kept);
+  return dropped;
+}
+
 Status dropBoundingSet(const CapabilitySets& caps) {
   for (cap_value_t c = 0; c <= static_cast<cap_value_t>(cap_max_bits()) - 1; ++c) {
     if (std::find(caps.bounding.begin(), caps.bounding.end(), c) != caps.bounding.end()) continue;

@@ -23,10 +23,15 @@ struct CapabilitySets {
 Result<CapabilitySets> parseCapabilities(const grpc::LinuxCapabilities& caps,
                                          std::vector<std::string>* unknown = nullptr);
 
+/// Removes from `caps.ambient` what the kernel refuses to raise (a capability not in both the
+/// permitted and inheritable sets) and returns the removed names. runc ignores that refusal,
+/// so the process runs without them; we do the same, saying so.
+std::vector<std::string> dropUnraisableAmbient(CapabilitySets& caps);
+
 /// In the child, while still root: drops everything not in the bounding set.
 Status dropBoundingSet(const CapabilitySets& caps);
 /// In the child, after the uid switch (with PR_SET_KEEPCAPS): sets the effective, permitted and
-/// inheritable sets and raises the ambient ones.
+/// inheritable sets and raises the ambient ones (see dropUnraisableAmbient).
 Status applyCapabilities(const CapabilitySets& caps);
 
 }  // namespace kata::agent

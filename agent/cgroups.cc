@@ -217,7 +217,7 @@ Status Cgroup::write(const std::string& controller, const std::string& file,
   return writeFileValue(path, value);
 }
 
-Status Cgroup::apply(const grpc::LinuxResources& r) {
+Status Cgroup::apply(const grpc::LinuxResources& r, bool initial) {
   if (r.has_memory()) {
     const auto& m = r.memory();
     // The kernel keeps memsw (memory+swap) >= memory: when the new memsw limit is above the
@@ -302,6 +302,21 @@ Status Cgroup::apply(const grpc::LinuxResources& r) {
     KATA_TRY(write("hugetlb", "hugetlb." + h.pagesize() + ".limit_in_bytes",
                    std::to_string(h.limit()), true));
   }
+  if (initial || !r.devices().empty()) KATA_TRY(applyDeviceRules(r));
+  if (r.has_network()) {
+    if (r.network().classid() != 0) {
+      KATA_TRY(write("net_cls", "net_cls.classid", std::to_string(r.network().classid()), true));
+    }
+    for (const auto& p : r.network().priorities()) {
+      KATA_TRY(write("net_prio", "net_prio.ifpriomap",
+                     p.name() + " " + std::to_string(p.priority()), true));
+    }
+  }
+  return okStatus();
+}
+
+Result<std::vector<DeviceRule>> deviceCgroupRules(const grpc::LinuxResources& r) {
+  std::vector<DeviceRule> out = {{false, "a *:* rwm"}};
   for (const auto& d : r.devices()) {
     std::string type = d.type().empty() ? "a" : d.type();
     if (type != "a" && type != "b" && type != "c") {
@@ -313,17 +328,21 @@ Status Cgroup::apply(const grpc::LinuxResources& r) {
                        EINVAL);
     }
     auto num = [](int64_t v) { return v < 0 ? std::string("*") : std::to_string(v); };
-    std::string rule = type + " " + num(d.major()) + ":" + num(d.minor()) + " " + access;
-    KATA_TRY(write("devices", d.allow() ? "devices.allow" : "devices.deny", rule, false));
+    out.push_back({d.allow(), type + " " + num(d.major()) + ":" + num(d.minor()) + " " + access});
   }
-  if (r.has_network()) {
-    if (r.network().classid() != 0) {
-      KATA_TRY(write("net_cls", "net_cls.classid", std::to_string(r.network().classid()), true));
-    }
-    for (const auto& p : r.network().priorities()) {
-      KATA_TRY(write("net_prio", "net_prio.ifpriomap",
-                     p.name() + " " + std::to_string(p.priority()), true));
-    }
+  // What runc (libcontainer/specconv's AllowedDevices, runc 1.1) appends after the spec's own
+  // rules, so that they win: creating any node, the default devices, ptys and /dev/net/tun.
+  for (const char* rule : {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm",
+                           "c 1:5 rwm", "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm"}) {
+    out.push_back({true, rule});
+  }
+  return out;
+}
+
+Status Cgroup::applyDeviceRules(const grpc::LinuxResources& r) {
+  KATA_ASSIGN_OR_RETURN(auto rules, deviceCgroupRules(r));
+  for (const auto& rule : rules) {
+    KATA_TRY(write("devices", rule.allow ? "devices.allow" : "devices.deny", rule.rule, false));
   }
   return okStatus();
 }

@@ -30,6 +30,18 @@ std::vector<CgroupHierarchy> parseCgroupMounts(std::string_view mountinfo);
 /// systemd "slice:prefix:name" paths and "" map to /kata/<id>.
 Result<std::string> normalizeCgroupPath(const std::string& path, const std::string& containerId);
 
+/// One line for devices.allow (allow) or devices.deny.
+struct DeviceRule {
+  bool allow = false;
+  std::string rule;  // "c 1:3 rwm"
+};
+
+/// The device cgroup rules runc writes for `resources`: "deny everything", the spec's rules in
+/// order, then the ones runc always appends: every container may create device nodes and use
+/// null, zero, full, random, urandom, tty, ptmx, its ptys and /dev/net/tun, whatever its spec
+/// says. A spec without rules thus gets only those (runc's devices cgroup starts from deny).
+Result<std::vector<DeviceRule>> deviceCgroupRules(const grpc::LinuxResources& resources);
+
 class Cgroup {
  public:
   Cgroup() = default;
@@ -38,7 +50,9 @@ class Cgroup {
   static Result<Cgroup> create(const std::string& path);
 
   /// Writes the limits; a controller this kernel lacks is skipped, a rejected value is an error.
-  Status apply(const grpc::LinuxResources& resources);
+  /// The device rules (deviceCgroupRules) are written when `resources` has any, and always for
+  /// a new container (`initial`).
+  Status apply(const grpc::LinuxResources& resources, bool initial = false);
   Status addProcess(pid_t pid);
   /// Every pid in the cgroup (from the first hierarchy that lists tasks).
   std::vector<pid_t> pids() const;
@@ -61,6 +75,7 @@ class Cgroup {
     std::vector<std::string> created;  // deepest last
   };
   const Dir* find(const std::string& controller) const;
+  Status applyDeviceRules(const grpc::LinuxResources& resources);  // see deviceCgroupRules
   Status writeBlkioWeight(uint32_t weight) const;
   Status write(const std::string& controller, const std::string& file, const std::string& value,
                bool optional) const;

@@ -57,12 +57,11 @@ Result<std::shared_ptr<Container>> Container::create(const grpc::CreateContainer
   c->initExecId_ = req.exec_id();
 
   KATA_ASSIGN_OR_RETURN(c->cgroup_, Cgroup::create(c->config_.cgroupPath));
-  if (req.oci().linux().has_resources()) {
-    c->cpusetPinned_ = !req.oci().linux().resources().cpu().cpus().empty();
-    if (auto s = c->cgroup_.apply(req.oci().linux().resources()); !s.ok()) {
-      (void)c->cgroup_.destroy();
-      return std::move(s).error().wrap("cgroup limits");
-    }
+  // Also without resources: the device rules always start from runc's defaults.
+  c->cpusetPinned_ = !req.oci().linux().resources().cpu().cpus().empty();
+  if (auto s = c->cgroup_.apply(req.oci().linux().resources(), true); !s.ok()) {
+    (void)c->cgroup_.destroy();
+    return std::move(s).error().wrap("cgroup limits");
   }
   c->config_.rootfs.cgroupDirs = c->cgroup_.hierarchyDirs();
 
@@ -127,7 +126,8 @@ Result<std::shared_ptr<Process>> Container::exec(const grpc::ExecProcessRequest&
   if (!req.has_process()) return makeError("ExecProcess: process is missing", EINVAL);
   KATA_ASSIGN_OR_RETURN(
       auto ps, buildProcessSpec(req.process(), req.has_string_user() ? &req.string_user() : nullptr,
-                                config_.rootfs.rootfs, config_.process.seccompBpf));
+                                config_.rootfs.rootfs, config_.process.seccomp));
+  ps.personality = config_.process.personality;
   std::lock_guard<std::mutex> lock(mu_);
   if (state_ == ContainerState::Stopped || init_->exited()) {
     return makeError("container " + id() + " is not running", ESRCH);

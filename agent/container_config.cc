@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -73,6 +74,33 @@ Result<unsigned long> parsePropagation(const std::string& p) {
   return it->second;
 }
 
+Result<unsigned long> personalityOf(const grpc::LinuxPersonality& p) {
+  if (!p.flags().empty()) {
+    // The spec defines no flag values yet; runc ignores them too.
+    log::warn("linux.personality.flags ignored: no flag is defined");
+  }
+  if (p.domain() == "LINUX") return static_cast<unsigned long>(PER_LINUX);
+  if (p.domain() == "LINUX32") return static_cast<unsigned long>(PER_LINUX32);
+  return makeError(
+      "linux.personality.domain \"" + p.domain().substr(0, 64) + "\" is not LINUX or LINUX32",
+      EINVAL);
+}
+
+/// The kernel takes at most 340 lines per map (since Linux 4.15).
+Result<std::vector<IdMapping>> idMappings(
+    const google::protobuf::RepeatedPtrField<grpc::LinuxIDMapping>& list, const std::string& what) {
+  if (list.size() > 340) return makeError(what + ": more than 340 entries", EINVAL);
+  std::vector<IdMapping> out;
+  for (const auto& m : list) {
+    if (m.size() == 0 || uint64_t{m.containerid()} + m.size() > (uint64_t{1} << 32) ||
+        uint64_t{m.hostid()} + m.size() > (uint64_t{1} << 32)) {
+      return makeError(what + ": an entry is empty or goes beyond 2^32", EINVAL);
+    }
+    out.push_back({m.containerid(), m.hostid(), m.size()});
+  }
+  return out;
+}
+
 bool pathExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
@@ -132,7 +160,7 @@ bool sysctlAllowed(const std::string& key, bool guestMode) {
 }
 
 Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringUser* stringUser,
-                                     const std::string& rootfs, const std::string& seccompBpf) {
+                                     const std::string& rootfs, const SeccompProgram& seccomp) {
   ProcessSpec out;
   if (p.args().empty()) return makeError("process.args must not be empty", EINVAL);
   KATA_TRY(checkListSize(p.args(), "process.args"));
@@ -176,10 +204,26 @@ Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringU
   KATA_ASSIGN_OR_RETURN(out.user, resolveUserInRootfs(rootfs, ur));
   if (!hasHome) out.env.push_back("HOME=" + out.user.home);
 
+  // Labels of the host's security modules, which the guest kernel has not (the runtime refuses
+  // them before the VM starts; this is for other runtimes).
+  if (!p.apparmorprofile().empty() && p.apparmorprofile() != "unconfined") {
+    return makeError("process.apparmorProfile: the guest kernel has no AppArmor", EINVAL);
+  }
+  if (!p.selinuxlabel().empty()) {
+    return makeError("process.selinuxLabel: the guest kernel has no SELinux", EINVAL);
+  }
+  if (p.user().has_umask()) {
+    if (p.user().umask() > 0777) return makeError("process.user.umask is above 0777", EINVAL);
+    out.umask = static_cast<mode_t>(p.user().umask());
+  }
   if (p.has_capabilities()) {
     std::vector<std::string> unknown;
     KATA_ASSIGN_OR_RETURN(out.caps, parseCapabilities(p.capabilities(), &unknown));
     for (const auto& u : unknown) log::warn("unknown capability ignored", {{"capability", u}});
+    for (const auto& a : dropUnraisableAmbient(out.caps)) {
+      log::warn("ambient capability not raised: it is not both permitted and inheritable",
+                {{"capability", a}});
+    }
   }
   out.noNewPrivileges = p.nonewprivileges();
   KATA_TRY(checkListSize(p.rlimits(), "process.rlimits"));
@@ -194,7 +238,7 @@ Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringU
     return makeError("process.oomScoreAdj must be within [-1000, 1000]", EINVAL);
   }
   out.oomScoreAdj = static_cast<int>(p.oomscoreadj());
-  out.seccompBpf = seccompBpf;
+  out.seccomp = seccomp;
   return out;
 }
 
@@ -207,6 +251,12 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
   if (!spec.has_process()) return makeError("OCI.Process is missing", EINVAL);
   const auto& linux = spec.linux();
 
+  if (!linux.mountlabel().empty()) {
+    return makeError("linux.mountLabel: the guest kernel has no SELinux", EINVAL);
+  }
+  if (!linux.intelrdt().l3cacheschema().empty()) {
+    return makeError("linux.intelRdt: the guest has no Intel RDT (resctrl)", EINVAL);
+  }
   KATA_ASSIGN_OR_RETURN(c.rootfs.rootfs, containerRootfs(req));
   c.rootfs.readonly = spec.root().readonly();
   KATA_ASSIGN_OR_RETURN(c.rootfs.propagation, parsePropagation(linux.rootfspropagation()));
@@ -221,8 +271,8 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
     if (!seen.insert(flag).second) {
       return makeError("namespace \"" + ns.type() + "\" is listed twice", EINVAL);
     }
-    if (flag == CLONE_NEWUSER) {
-      return makeError("user namespaces are not supported in the guest", EINVAL);
+    if (flag == CLONE_NEWUSER && !ns.path().empty()) {
+      return makeError("joining a user namespace (linux.namespaces path) is not supported", EINVAL);
     }
     if (flag == CLONE_NEWNET) continue;
     if (flag == CLONE_NEWCGROUP) {
@@ -247,6 +297,17 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
     // Upstream's runtime removes the pid namespace from the spec and upstream's agent always
     // gives the container one (new, or the sandbox's): never the agent's own.
     c.namespaces.push_back({CLONE_NEWPID, req.sandbox_pidns() ? ctx.sharedPidNs : ""});
+  }
+  KATA_ASSIGN_OR_RETURN(c.uidMappings, idMappings(linux.uidmappings(), "linux.uidMappings"));
+  KATA_ASSIGN_OR_RETURN(c.gidMappings, idMappings(linux.gidmappings(), "linux.gidMappings"));
+  if (seen.count(CLONE_NEWUSER)) {
+    // As runc: a user namespace needs both maps; mappings without one are a mistake.
+    if (c.uidMappings.empty() || c.gidMappings.empty()) {
+      return makeError("a user namespace needs linux.uidMappings and linux.gidMappings", EINVAL);
+    }
+    c.rootfs.inUserNamespace = true;
+  } else if (!c.uidMappings.empty() || !c.gidMappings.empty()) {
+    return makeError("linux.uidMappings/gidMappings need a user namespace", EINVAL);
   }
   if (!seen.count(CLONE_NEWNS)) {
     // The container's mounts and pivot_root must never touch the agent's own view.
@@ -339,17 +400,20 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
   }
   KATA_ASSIGN_OR_RETURN(c.cgroupPath, normalizeCgroupPath(linux.cgroupspath(), c.id));
 
-  std::string bpf;
+  SeccompProgram seccomp;
   if (linux.has_seccomp() && !linux.seccomp().defaultaction().empty()) {
     std::vector<std::string> skipped;
-    KATA_ASSIGN_OR_RETURN(bpf, compileSeccomp(linux.seccomp(), &skipped));
+    KATA_ASSIGN_OR_RETURN(seccomp, compileSeccomp(linux.seccomp(), &skipped));
     if (!skipped.empty()) {
       log::debug("seccomp: syscalls unknown to this kernel skipped",
                  {{"count", std::to_string(skipped.size())}});
     }
   }
   const grpc::StringUser* su = req.has_string_user() ? &req.string_user() : nullptr;
-  KATA_ASSIGN_OR_RETURN(c.process, buildProcessSpec(spec.process(), su, c.rootfs.rootfs, bpf));
+  KATA_ASSIGN_OR_RETURN(c.process, buildProcessSpec(spec.process(), su, c.rootfs.rootfs, seccomp));
+  if (linux.has_personality()) {
+    KATA_ASSIGN_OR_RETURN(c.process.personality, personalityOf(linux.personality()));
+  }
   return c;
 }
 

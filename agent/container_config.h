@@ -13,6 +13,7 @@
 
 #include "agent/capabilities.h"
 #include "agent/mount_options.h"
+#include "agent/seccomp.h"
 #include "agent/user.h"
 #include "lib/result.h"
 
@@ -48,6 +49,11 @@ struct DeviceSpec {
   gid_t gid = 0;
 };
 
+/// One line of a user namespace's uid_map or gid_map (guest ids).
+struct IdMapping {
+  uint32_t containerId = 0, hostId = 0, size = 0;
+};
+
 struct RlimitSpec {
   int resource = 0;
   rlim_t soft = 0, hard = 0;
@@ -61,11 +67,13 @@ struct ProcessSpec {
   bool terminal = false;
   unsigned rows = 0, cols = 0;
   ResolvedUser user;
-  std::optional<CapabilitySets> caps;  // nullopt: keep the agent's
+  mode_t umask = 022;   // process.user.umask, runc's 0022 when absent
+  CapabilitySets caps;  // a process without capabilities gets none, as with runc
   bool noNewPrivileges = false;
   std::vector<RlimitSpec> rlimits;
   int oomScoreAdj = 0;
-  std::string seccompBpf;  // compiled filter; empty = none
+  SeccompProgram seccomp;                    // the container's profile; empty = none
+  std::optional<unsigned long> personality;  // linux.personality (PER_LINUX, PER_LINUX32)
 };
 
 struct RootfsSpec {
@@ -78,6 +86,9 @@ struct RootfsSpec {
   std::vector<std::string> readonlyPaths;
   std::vector<std::pair<std::string, std::string>> sysctls;
   std::optional<std::string> hostname;  // set when the container has its own UTS namespace
+  /// In a new user namespace mknod is refused: device nodes are bind-mounted from the agent's
+  /// /dev instead, as runc does.
+  bool inUserNamespace = false;
   /// (hierarchy dir name, agent path of the container's cgroup) for "cgroup" mounts.
   std::vector<std::pair<std::string, std::string>> cgroupDirs;
 };
@@ -86,6 +97,8 @@ struct ContainerConfig {
   std::string id;
   std::vector<NamespaceSpec> namespaces;  // joined/created by the intermediate child
   bool newCgroupNamespace = false;        // unshared after joining the cgroups
+  /// linux.uidMappings/gidMappings of a new user namespace; the agent writes them.
+  std::vector<IdMapping> uidMappings, gidMappings;
   RootfsSpec rootfs;
   ProcessSpec process;
   std::string cgroupPath;  // normalised, e.g. /kata/<id>
@@ -107,10 +120,10 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
                                              const SandboxContext& ctx);
 
 /// Builds the process part (also used by ExecProcess). `stringUser` may be null.
-/// `seccompBpf` is the container's compiled profile (exec'd processes get it too).
+/// `seccomp` is the container's compiled profile (exec'd processes get it too).
 Result<ProcessSpec> buildProcessSpec(const grpc::Process& process,
                                      const grpc::StringUser* stringUser, const std::string& rootfs,
-                                     const std::string& seccompBpf);
+                                     const SeccompProgram& seccomp);
 
 /// True when the sysctl `key` is namespaced (only affects the container) or the agent runs as
 /// the VM's init, where the whole kernel belongs to the sandbox.

@@ -8,6 +8,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <utility>
+#include <vector>
+
 #include "lib/safe_path.h"
 #include "lib/unique_fd.h"
 
@@ -84,7 +87,8 @@ Status applyPropagation(int rootFd, const MountSpec& m) {
 
 Status mountCgroups(int rootFd, const MountSpec& m, const RootfsSpec& spec) {
   KATA_ASSIGN_OR_RETURN(auto fd, openTarget(rootFd, m.destination, true));
-  // A tmpfs holding one bind mount per hierarchy: the container sees only its own cgroup.
+  // A tmpfs holding one bind mount per hierarchy: the container sees only its own cgroup (as
+  // runc's cgroup v1 mount).
   KATA_TRY(mountAt("tmpfs", fd.get(), m.destination, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                    "mode=755"));
   for (const auto& [name, hostDir] : spec.cgroupDirs) {
@@ -95,9 +99,7 @@ Status mountCgroups(int rootFd, const MountSpec& m, const RootfsSpec& spec) {
       KATA_TRY(remountFlags(rootFd, dest, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
     }
   }
-  if (m.options.readonly()) {
-    KATA_TRY(remountFlags(rootFd, m.destination, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  }
+  // The tmpfs itself stays writable, as runc leaves it; the hierarchies are read-only.
   return okStatus();
 }
 
@@ -115,14 +117,27 @@ Status mountOne(int rootFd, const MountSpec& m, const RootfsSpec& spec) {
     return applyPropagation(rootFd, m);
   }
   KATA_ASSIGN_OR_RETURN(auto fd, openTarget(rootFd, m.destination, true));
+  unsigned long flags = m.options.flags & ~MS_REMOUNT;
+  // /dev gets its device nodes first; finalizeRootfs makes it read-only when asked.
+  if (m.destination == "/dev") flags &= ~MS_RDONLY;
   // A fresh kernel filesystem (proc of the new pid namespace, tmpfs, devpts, ...) for the
   // container.
   KATA_TRY(mountAt(m.source.empty() ? m.type : m.source, fd.get(), m.destination, m.type.c_str(),
-                   m.options.flags & ~MS_REMOUNT, m.options.data));
+                   flags, m.options.data));
   return applyPropagation(rootFd, m);
 }
 
-Status makeNode(int rootFd, const DeviceSpec& d) {
+/// In a user namespace: an empty file with the agent's own node of that path bound on it.
+Status bindNode(int rootFd, const DeviceSpec& d) {
+  auto existing = safepath::openInRoot(rootFd, d.path, O_PATH);
+  if (existing.ok()) return okStatus();  // a spec device of this path came first
+  KATA_ASSIGN_OR_RETURN(auto target, openTarget(rootFd, d.path, false));
+  // The agent's device node stands in for one the container's namespace may not create.
+  return mountAt(d.path, target.get(), d.path, nullptr, MS_BIND, "");
+}
+
+Status makeNode(int rootFd, const DeviceSpec& d, bool inUserNamespace) {
+  if (inUserNamespace) return bindNode(rootFd, d);
   KATA_TRY(safepath::mkdirAllInRoot(rootFd, dirName(d.path), 0755));
   KATA_ASSIGN_OR_RETURN(auto dir,
                         safepath::openInRoot(rootFd, dirName(d.path), O_PATH | O_DIRECTORY));
@@ -131,6 +146,9 @@ Status makeNode(int rootFd, const DeviceSpec& d) {
   if (::mknodat(dir.get(), base.c_str(), d.fileType | (d.mode & 07777),
                 makedev(d.major, d.minor)) != 0) {
     if (errno == EEXIST) return okStatus();
+    // The host's share refuses device nodes (docs/security.md): without a tmpfs on /dev, the
+    // guest's own node stands in, as in a user namespace.
+    if (errno == EPERM && d.fileType != S_IFIFO) return bindNode(rootFd, d);
     return sysError("create device " + d.path);
   }
   if (::fchownat(dir.get(), base.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -139,27 +157,42 @@ Status makeNode(int rootFd, const DeviceSpec& d) {
   return okStatus();
 }
 
-void defaultDevices(int rootFd) {
+/// True when the spec bind-mounts something on /dev: runc then leaves /dev alone.
+bool devIsBindMount(const RootfsSpec& spec) {
+  for (const auto& m : spec.mounts) {
+    if (m.destination == "/dev" && m.type == "bind") return true;
+  }
+  return false;
+}
+
+/// The devices and links runc gives every container (a spec device of the same path wins: it
+/// was created first).
+Status defaultDevices(int rootFd, bool inUserNamespace) {
   static const struct {
     const char* name;
     unsigned major, minor;
-  } defaults[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
-                  {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
-  auto dev = safepath::openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY);
-  if (!dev.ok()) return;  // no /dev in this rootfs: nothing to complete
+  } defaults[] = {{"null", 1, 3}, {"random", 1, 8}, {"full", 1, 7},  // runc's order
+                  {"tty", 5, 0},  {"zero", 1, 5},   {"urandom", 1, 9}};
   for (const auto& d : defaults) {
-    (void)makeNode(
-        rootFd, DeviceSpec{std::string("/dev/") + d.name, S_IFCHR, d.major, d.minor, 0666, 0, 0});
+    DeviceSpec node{std::string("/dev/") + d.name, S_IFCHR, d.major, d.minor, 0666, 0, 0};
+    KATA_TRY(makeNode(rootFd, node, inUserNamespace));
   }
-  static const struct {
-    const char* name;
-    const char* target;
-  } links[] = {{"fd", "/proc/self/fd"},
-               {"stdin", "/proc/self/fd/0"},
-               {"stdout", "/proc/self/fd/1"},
-               {"stderr", "/proc/self/fd/2"},
-               {"ptmx", "pts/ptmx"}};
-  for (const auto& l : links) (void)::symlinkat(l.target, dev->get(), l.name);
+  KATA_ASSIGN_OR_RETURN(auto dev, safepath::openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY));
+  std::vector<std::pair<const char*, const char*>> links = {{"fd", "/proc/self/fd"},
+                                                            {"stdin", "/proc/self/fd/0"},
+                                                            {"stdout", "/proc/self/fd/1"},
+                                                            {"stderr", "/proc/self/fd/2"}};
+  // runc links /dev/core when the kernel has /proc/kcore.
+  if (::access("/proc/kcore", F_OK) == 0) links.emplace_back("core", "/proc/kcore");
+  for (const auto& [name, target] : links) {
+    if (::symlinkat(target, dev.get(), name) != 0 && errno != EEXIST) {
+      return sysError(std::string("create /dev/") + name);
+    }
+  }
+  // /dev/ptmx is the container's own devpts's, whatever the rootfs had there.
+  if (::unlinkat(dev.get(), "ptmx", 0) != 0 && errno != ENOENT) return sysError("remove /dev/ptmx");
+  if (::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0) return sysError("create /dev/ptmx");
+  return okStatus();
 }
 
 Status maskPath(const std::string& path) {
@@ -203,7 +236,7 @@ Status writeSysctl(const std::string& key, const std::string& value) {
 
 }  // namespace
 
-Status setupRootfs(const RootfsSpec& spec) {
+Status prepareRootfs(const RootfsSpec& spec) {
   // Nothing the container mounts may propagate back to the agent's namespace.
   if (::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
     return sysError("make / rslave");
@@ -214,28 +247,54 @@ Status setupRootfs(const RootfsSpec& spec) {
   }
   KATA_ASSIGN_OR_RETURN(auto root, safepath::openRoot(spec.rootfs));
   for (const auto& m : spec.mounts) KATA_TRY(mountOne(root.get(), m, spec));
-  for (const auto& d : spec.devices) KATA_TRY(makeNode(root.get(), d));
-  defaultDevices(root.get());
+  if (!devIsBindMount(spec)) {
+    KATA_TRY(safepath::mkdirAllInRoot(root.get(), "/dev", 0755));
+    for (const auto& d : spec.devices) KATA_TRY(makeNode(root.get(), d, spec.inUserNamespace));
+    KATA_TRY(defaultDevices(root.get(), spec.inUserNamespace));
+  }
 
   if (::fchdir(root.get()) != 0) return sysError("chdir to rootfs");
   // Swaps the agent's root for the container's; the old root is stacked on "." and detached.
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return sysError("pivot_root " + spec.rootfs);
   if (::umount2(".", MNT_DETACH) != 0) return sysError("detach the old root");
   if (::chdir("/") != 0) return sysError("chdir /");
-
-  for (const auto& p : spec.maskedPaths) KATA_TRY(maskPath(p));
-  for (const auto& p : spec.readonlyPaths) KATA_TRY(readonlyPath(p));
   if (spec.propagation != 0 && ::mount(nullptr, "/", nullptr, spec.propagation, nullptr) != 0) {
     return sysError("set rootfs propagation");
   }
-  for (const auto& [key, value] : spec.sysctls) KATA_TRY(writeSysctl(key, value));
-  if (spec.hostname && ::sethostname(spec.hostname->c_str(), spec.hostname->size()) != 0) {
-    return sysError("sethostname");
+  return okStatus();
+}
+
+Status mountConsole(int slaveFd) {
+  UniqueFd console(::open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666));
+  if (!console) return sysError("create /dev/console");
+  // The container's console is its init's terminal.
+  if (::mount(safepath::procFdPath(slaveFd).c_str(), "/dev/console", nullptr, MS_BIND, nullptr) !=
+      0) {
+    return sysError("bind the terminal on /dev/console");
+  }
+  return okStatus();
+}
+
+Status finalizeRootfs(const RootfsSpec& spec) {
+  for (const auto& m : spec.mounts) {
+    // /dev was mounted writable for its device nodes.
+    if (m.destination == "/dev" && m.type != "bind" && m.options.readonly()) {
+      unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags("/dev");
+      if (::mount(nullptr, "/dev", nullptr, flags, nullptr) != 0) {
+        return sysError("remount /dev read-only");
+      }
+    }
   }
   if (spec.readonly) {
     unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | lockedFlags("/");
     if (::mount(nullptr, "/", nullptr, flags, nullptr) != 0) return sysError("remount / read-only");
   }
+  if (spec.hostname && ::sethostname(spec.hostname->c_str(), spec.hostname->size()) != 0) {
+    return sysError("sethostname");
+  }
+  for (const auto& [key, value] : spec.sysctls) KATA_TRY(writeSysctl(key, value));
+  for (const auto& p : spec.readonlyPaths) KATA_TRY(readonlyPath(p));
+  for (const auto& p : spec.maskedPaths) KATA_TRY(maskPath(p));
   return okStatus();
 }
 

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -221,7 +222,8 @@ void awaitMsg(int32_t type) {
 /// In the container process, once its mount namespace is final: opens a pty from the
 /// container's own devpts (so `tty` and `ps` inside name it /dev/pts/N), makes the slave our
 /// stdio and controlling terminal and hands the master to the agent, as runc's console socket.
-void setupTerminal(const ProcessSpec& p) {
+/// The init's terminal is also the container's /dev/console, as with runc.
+void setupTerminal(const ProcessSpec& p, bool console) {
   ::setsid();
   auto pty = openPty("/dev/ptmx", p.rows, p.cols);
   if (!pty.ok()) {
@@ -231,6 +233,9 @@ void setupTerminal(const ProcessSpec& p) {
   // The process's user must be able to open its own terminal (the tty group keeps the rest).
   if (::fchown(pty->slave.get(), p.user.uid, static_cast<gid_t>(-1)) != 0) {
     childFail(sysError("chown terminal"));
+  }
+  if (console) {
+    if (auto s = mountConsole(pty->slave.get()); !s.ok()) childFail(s.error());
   }
   // Passes the master to the agent, which pumps it into ReadStdout/WriteStdin.
   if (!sendMsgWithFd(kSyncFd, kPty, pty->master.get())) childFail(sysError("send terminal"));
@@ -242,9 +247,9 @@ void setupTerminal(const ProcessSpec& p) {
 }
 
 /// Session and terminal of a container process, once it sees its final mount namespace.
-void becomeSessionLeader(const ProcessSpec& p) {
+void becomeSessionLeader(const ProcessSpec& p, bool console) {
   if (p.terminal) {
-    setupTerminal(p);
+    setupTerminal(p, console);
   } else {
     ::setsid();
   }
@@ -255,30 +260,34 @@ void becomeSessionLeader(const ProcessSpec& p) {
     rlimit lim{r.soft, r.hard};
     if (::setrlimit(r.resource, &lim) != 0) childFail(sysError("setrlimit"));
   }
-  if (::chdir(p.cwd.c_str()) != 0) childFail(sysError("chdir to cwd " + p.cwd));
-  if (p.caps) {
-    if (auto s = dropBoundingSet(*p.caps); !s.ok()) childFail(s.error());
+  if (p.personality && ::personality(*p.personality) < 0) childFail(sysError("set personality"));
+  // As runc: the cwd is entered as root when root may, else (a directory only the container's
+  // user can enter) once the process has its user.
+  bool chdirAsUser = false;
+  if (::chdir(p.cwd.c_str()) != 0) {
+    if (errno != EACCES && errno != EPERM) childFail(sysError("chdir to cwd " + p.cwd));
+    chdirAsUser = true;
   }
+  if (auto s = dropBoundingSet(p.caps); !s.ok()) childFail(s.error());
   // Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
-  if (!p.seccompBpf.empty() && !p.noNewPrivileges) {
-    if (auto s = installSeccomp(p.seccompBpf); !s.ok()) childFail(s.error());
+  if (!p.seccomp.empty() && !p.noNewPrivileges) {
+    if (auto s = installSeccomp(p.seccomp); !s.ok()) childFail(s.error());
   }
-  if (p.caps) ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+  ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
   if (::setgroups(p.user.additionalGids.size(), p.user.additionalGids.data()) != 0) {
     childFail(sysError("setgroups"));
   }
   if (::setresgid(p.user.gid, p.user.gid, p.user.gid) != 0) childFail(sysError("setgid"));
   if (::setresuid(p.user.uid, p.user.uid, p.user.uid) != 0) childFail(sysError("setuid"));
-  if (p.caps) {
-    if (auto s = applyCapabilities(*p.caps); !s.ok()) childFail(s.error());
-  }
+  if (auto s = applyCapabilities(p.caps); !s.ok()) childFail(s.error());
+  if (chdirAsUser && ::chdir(p.cwd.c_str()) != 0) childFail(sysError("chdir to cwd " + p.cwd));
   if (p.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     childFail(sysError("set no_new_privs"));
   }
-  if (!p.seccompBpf.empty() && p.noNewPrivileges) {
-    if (auto s = installSeccomp(p.seccompBpf); !s.ok()) childFail(s.error());
+  if (!p.seccomp.empty() && p.noNewPrivileges) {
+    if (auto s = installSeccomp(p.seccomp); !s.ok()) childFail(s.error());
   }
-  ::umask(022);
+  ::umask(p.umask);
 
   std::vector<char*> argv, envp;
   for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -315,17 +324,36 @@ void becomeSessionLeader(const ProcessSpec& p) {
 
 /// Splits the namespaces into (join, unshare) for the intermediate process.
 void planNamespaces(const std::vector<NamespaceSpec>& ns, ChildPlan& plan) {
-  // Mount namespace last: after it, paths resolve in the container's view.
-  for (const auto& n : ns) {
-    if (n.path.empty()) {
-      plan.unshareFlags |= n.flag;
-    } else if (n.flag != CLONE_NEWNS) {
-      plan.joins.emplace_back(n.flag, n.path);
+  // The user namespace first (it owns the others, and gives the capabilities to join them),
+  // the mount namespace last (after it, paths resolve in the container's view).
+  auto rank = [](int flag) { return flag == CLONE_NEWUSER ? 0 : flag == CLONE_NEWNS ? 2 : 1; };
+  for (int r = 0; r < 3; ++r) {
+    for (const auto& n : ns) {
+      if (rank(n.flag) != r) continue;
+      if (n.path.empty()) {
+        plan.unshareFlags |= n.flag;
+      } else {
+        plan.joins.emplace_back(n.flag, n.path);
+      }
     }
   }
-  for (const auto& n : ns) {
-    if (!n.path.empty() && n.flag == CLONE_NEWNS) plan.joins.emplace_back(n.flag, n.path);
+}
+
+/// Writes /proc/<pid>/{uid,gid}_map of a process that created a user namespace.
+Status writeIdMap(pid_t pid, const char* file, const std::vector<IdMapping>& map) {
+  std::string text;
+  for (const auto& m : map) {
+    text += std::to_string(m.containerId) + " " + std::to_string(m.hostId) + " " +
+            std::to_string(m.size) + "\n";
   }
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return sysError("open " + path);
+  // The map must arrive in one write (the kernel accepts a map once).
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return sysError(std::string("write the user namespace's ") + file);
+  }
+  return okStatus();
 }
 
 void killQuietly(pid_t pid) {
@@ -370,13 +398,23 @@ Result<SpawnedProcess> spawnContainerInit(const ContainerConfig& config, StdioPa
       childFail(sysError("unshare cgroup namespace"));
     }
     ::umask(0);  // device nodes and mount points get exactly the modes asked for
-    if (auto s = setupRootfs(config.rootfs); !s.ok()) childFail(s.error());
-    becomeSessionLeader(config.process);
+    if (auto s = prepareRootfs(config.rootfs); !s.ok()) childFail(s.error());
+    becomeSessionLeader(config.process, true);
+    if (auto s = finalizeRootfs(config.rootfs); !s.ok()) childFail(s.error());
     sendMsg(kSyncFd, kReady);
     awaitMsg(kStart);
     execProcess(config.process);
   };
   KATA_ASSIGN_OR_RETURN(auto proc, forkTwice(plan, reaper, std::move(onExit)));
+  if (plan.unshareFlags & CLONE_NEWUSER) {
+    // The container process waits for Continue in its new user namespace: map its ids first.
+    Status mapped = writeIdMap(proc.pid, "uid_map", config.uidMappings);
+    if (mapped.ok()) mapped = writeIdMap(proc.pid, "gid_map", config.gidMappings);
+    if (!mapped.ok()) {
+      killQuietly(proc.pid);
+      return std::move(mapped).error();
+    }
+  }
   auto msg = placeAndContinue(proc, placement, stdio);
   if (!msg.ok() || msg->type != kReady) {
     killQuietly(proc.pid);
@@ -411,7 +449,7 @@ Result<pid_t> spawnInContainer(const ProcessSpec& process, pid_t nsPid,
   plan.err = stdio.childErr.get();
   plan.body = [&process]() {
     awaitMsg(kContinue);
-    becomeSessionLeader(process);
+    becomeSessionLeader(process, false);
     execProcess(process);
   };
   KATA_ASSIGN_OR_RETURN(auto proc, forkTwice(plan, reaper, std::move(onExit)));

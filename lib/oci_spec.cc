@@ -362,6 +362,7 @@ class Parser {
     field(v, path, "blockIO", out.blockIO);
     field(v, path, "hugepageLimits", out.hugepageLimits);
     field(v, path, "network", out.network);
+    field(v, path, "unified", out.unified);
   }
 
   void read(const Json::Value& v, const std::string& path, Namespace& out) {
@@ -412,6 +413,7 @@ class Parser {
   void read(const Json::Value& v, const std::string& path, Seccomp& out) {
     if (!expectObject(v, path)) return;
     required(v, path, "defaultAction", out.defaultAction);
+    field(v, path, "defaultErrnoRet", out.defaultErrnoRet);
     field(v, path, "architectures", out.architectures);
     field(v, path, "flags", out.flags);
     field(v, path, "syscalls", out.syscalls);
@@ -422,6 +424,14 @@ class Parser {
     field(v, path, "closID", out.closID);
     field(v, path, "l3CacheSchema", out.l3CacheSchema);
     field(v, path, "memBwSchema", out.memBwSchema);
+  }
+
+  void read(const Json::Value& v, const std::string& path, Personality& out) {
+    if (!expectObject(v, path)) return;
+    required(v, path, "domain", out.domain);
+    field(v, path, "flags", out.flags);
+    if (ok() && out.domain != "LINUX" && out.domain != "LINUX32")
+      fail(join(path, "domain"), "expected \"LINUX\" or \"LINUX32\", got \"" + out.domain + "\"");
   }
 
   void read(const Json::Value& v, const std::string& path, Linux& out) {
@@ -439,6 +449,7 @@ class Parser {
     field(v, path, "readonlyPaths", out.readonlyPaths);
     field(v, path, "mountLabel", out.mountLabel);
     field(v, path, "intelRdt", out.intelRdt);
+    field(v, path, "personality", out.personality);
     if (!ok()) return;
     std::set<std::string> seen;
     for (size_t i = 0; i < out.namespaces.size(); i++) {
@@ -523,6 +534,7 @@ Json::Value value(const SeccompArg& a);
 Json::Value value(const SyscallRule& r);
 Json::Value value(const Seccomp& s);
 Json::Value value(const IntelRdt& r);
+Json::Value value(const Personality& p);
 Json::Value value(const Linux& l);
 Json::Value value(const Resources& r);
 Json::Value value(const Process& p);
@@ -748,6 +760,7 @@ Json::Value value(const SyscallRule& r) {
 Json::Value value(const Seccomp& s) {
   Json::Value o(Json::objectValue);
   o["defaultAction"] = s.defaultAction;
+  put(o, "defaultErrnoRet", s.defaultErrnoRet);
   put(o, "architectures", s.architectures);
   put(o, "flags", s.flags);
   put(o, "syscalls", s.syscalls);
@@ -762,6 +775,13 @@ Json::Value value(const IntelRdt& r) {
   return o;
 }
 
+Json::Value value(const Personality& p) {
+  Json::Value o(Json::objectValue);
+  o["domain"] = p.domain;
+  put(o, "flags", p.flags);
+  return o;
+}
+
 Json::Value value(const Resources& r) {
   Json::Value o(Json::objectValue);
   put(o, "devices", r.devices);
@@ -770,6 +790,7 @@ Json::Value value(const Resources& r) {
   put(o, "pids", r.pids);
   put(o, "blockIO", r.blockIO);
   put(o, "hugepageLimits", r.hugepageLimits);
+  put(o, "unified", r.unified);
   put(o, "network", r.network);
   return o;
 }
@@ -789,6 +810,7 @@ Json::Value value(const Linux& l) {
   put(o, "readonlyPaths", l.readonlyPaths);
   put(o, "mountLabel", l.mountLabel);
   put(o, "intelRdt", l.intelRdt);
+  put(o, "personality", l.personality);
   return o;
 }
 
@@ -881,7 +903,8 @@ Spec defaultSpec(bool rootless) {
   p.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"};
   p.cwd = "/";
   std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
-  p.capabilities = Capabilities{caps, caps, caps, caps, caps};
+  // No inheritable set: runc 1.1 left it out (CVE-2022-29162), so its ambient set is not raised.
+  p.capabilities = Capabilities{caps, caps, {}, caps, caps};
   p.rlimits = {{"RLIMIT_NOFILE", 1024, 1024}};
   p.noNewPrivileges = true;
   s.process = p;

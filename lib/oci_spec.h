@@ -184,6 +184,7 @@ struct Resources {
   std::optional<BlockIoResources> blockIO;
   std::vector<HugepageLimit> hugepageLimits;
   std::optional<NetworkResources> network;
+  std::map<std::string, std::string> unified;  // cgroup v2 files (runc refuses them on v1)
   bool operator==(const Resources&) const = default;
 };
 
@@ -221,8 +222,9 @@ struct SyscallRule {
 
 struct Seccomp {
   std::string defaultAction;
-  std::vector<std::string> architectures;  // SCMP_ARCH_*
-  std::vector<std::string> flags;          // SECCOMP_FILTER_FLAG_*
+  std::optional<uint32_t> defaultErrnoRet;  // OCI 1.1, read by runc 1.1
+  std::vector<std::string> architectures;   // SCMP_ARCH_*
+  std::vector<std::string> flags;           // SECCOMP_FILTER_FLAG_*
   std::vector<SyscallRule> syscalls;
   bool operator==(const Seccomp&) const = default;
 };
@@ -232,6 +234,13 @@ struct IntelRdt {
   std::string l3CacheSchema;
   std::string memBwSchema;
   bool operator==(const IntelRdt&) const = default;
+};
+
+/// linux.personality: the execution domain of the container's processes.
+struct Personality {
+  std::string domain;  // "LINUX" | "LINUX32"
+  std::vector<std::string> flags;
+  bool operator==(const Personality&) const = default;
 };
 
 struct Linux {
@@ -246,6 +255,7 @@ struct Linux {
   std::vector<std::string> maskedPaths, readonlyPaths;
   std::string mountLabel;
   std::optional<IntelRdt> intelRdt;
+  std::optional<Personality> personality;
 
   /// The namespace entry of `type`, or nullptr.
   const Namespace* findNamespace(std::string_view type) const;

@@ -10,7 +10,7 @@ libseccomp-dev libcap-dev cpputest
 clang libclang-rt-14-dev
 qemu-system-x86 linux-image-amd64 busybox-static cpio zstd lz4 gzip e2fsprogs kmod
 iproute2 procps util-linux socat python3 python3-grpcio
-flex bison bc libelf-dev linux-source-6.1 patch runc
+flex bison bc libelf-dev linux-source-6.1 patch runc crun containerd docker.io
 golang-go golang-github-hashicorp-yamux-dev"
 
 missing=""

@@ -4,6 +4,7 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "runtime/cli/cli.h"
+#include "runtime/virtcontainers/spec_convert.h"
 
 namespace kata::cli {
 namespace {
@@ -48,8 +49,8 @@ Result<oci::Process> processFromArgs(const Context& ctx, const std::string& bund
   if (nnp) p.noNewPrivileges = true;
   for (const auto& cap : ctx.args.all("cap")) {
     if (!p.capabilities) p.capabilities = oci::Capabilities{};
-    for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective,
-                      &p.capabilities->permitted})
+    for (auto* set :
+         {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted})
       set->push_back(cap);
   }
   if (ctx.args.has("process-label")) p.selinuxLabel = ctx.args.get("process-label");
@@ -67,6 +68,7 @@ Result<int> execVerb(Context& ctx) {
   req.id = ctx.args.positional[0];
   KATA_ASSIGN_OR_RETURN(vc::ContainerInfo info, vc::containerInfo(rc, req.id));
   KATA_ASSIGN_OR_RETURN(req.process, processFromArgs(ctx, info.state.bundle));
+  KATA_TRY(vc::checkGuestCanHonour(req.process));
   KATA_ASSIGN_OR_RETURN(req.detach, ctx.args.flag("detach"));
   req.consoleSocket = ctx.args.get("console-socket");
   req.pidFile = ctx.args.get("pid-file");
@@ -95,7 +97,9 @@ const Command kExecCommand = {
      {{"apparmor"}, true, "set the apparmor profile for the process"},
      {{"no-new-privs"}, false, "set the no new privileges value for the process"},
      {{"cap", "c"}, true, "add a capability to the bounding set for the process"},
-     {{"no-subreaper"}, false, "disable the use of the subreaper used to reap reparented processes"},
+     {{"no-subreaper"},
+      false,
+      "disable the use of the subreaper used to reap reparented processes"},
      kPreserveFdsFlag},
     execVerb,
     true};

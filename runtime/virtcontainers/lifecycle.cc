@@ -148,6 +148,9 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
         gm.clear_options();
         for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"})
           gm.add_options(o);
+      } else if (m.source == "/sys") {
+        // runc's rootless spec binds the machine's sysfs: in a VM, the guest's.
+        gm.set_type("bind");
       } else {
         // Host device and kernel trees are not shareable over 9p; devices reach a VM by
         // hotplug.
@@ -341,6 +344,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::loadSpec(bundle));
   if (!spec.process)
     return makeError("config.json: process: required to create a container", EINVAL);
+  KATA_TRY(checkGuestCanHonour(spec));
   KATA_ASSIGN_OR_RETURN(PodRole role, podRole(spec));
   const std::string sid = role.member ? role.sandboxId : req.id;
   if (spec.process->terminal && req.consoleSocket.empty() && !req.foregroundShim)
@@ -395,14 +399,6 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   c.created = log::timestamp();
   c.annotations = spec.annotations;
   c.hooks = oci::toJson(spec)["hooks"];
-  for (const char* inGuest : {"createContainer", "startContainer"}) {
-    if (c.hooks.isObject() && c.hooks.isMember(inGuest) && !c.hooks[inGuest].empty()) {
-      log::warn(std::string(inGuest) +
-                    " hooks are not run: they would have to run in the container's namespaces, "
-                    "inside the VM",
-                {{"container", c.id}});
-    }
-  }
   undo.add([&, stateDir] {
     (void)unshareAll(sid, c.id, c.hostMounts);
     (void)removeAll(stateDir);

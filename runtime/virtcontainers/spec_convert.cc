@@ -1,5 +1,9 @@
 #include "runtime/virtcontainers/spec_convert.h"
 
+#include <utility>
+
+#include "lib/log.h"
+
 namespace kata::vc {
 namespace {
 
@@ -18,6 +22,49 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
 
 }  // namespace
 
+Status checkGuestCanHonour(const oci::Process& p) {
+  // The host's security modules cannot confine a process in the guest's kernel, which has
+  // neither (runc refuses a label on a host without SELinux, a profile without AppArmor).
+  if (!p.apparmorProfile.empty() && p.apparmorProfile != "unconfined") {
+    return makeError("process.apparmorProfile \"" + p.apparmorProfile.substr(0, 64) +
+                         "\": the guest kernel has no AppArmor (only \"unconfined\" runs)",
+                     EINVAL);
+  }
+  if (!p.selinuxLabel.empty()) {
+    return makeError("process.selinuxLabel: the guest kernel has no SELinux", EINVAL);
+  }
+  return okStatus();
+}
+
+Status checkGuestCanHonour(const oci::Spec& s) {
+  if (s.process) KATA_TRY(checkGuestCanHonour(*s.process));
+  const std::pair<const char*, const std::vector<oci::Hook>*> inGuest[] = {
+      {"createContainer", &s.hooks.createContainer}, {"startContainer", &s.hooks.startContainer}};
+  for (const auto& [kind, hooks] : inGuest) {
+    if (!hooks->empty()) {
+      return makeError(std::string("hooks.") + kind +
+                           ": these hooks run in the container's namespaces, inside the VM, where "
+                           "the host's hook programs are not",
+                       EINVAL);
+    }
+  }
+  if (!s.linux) return okStatus();
+  const oci::Linux& l = *s.linux;
+  if (!l.mountLabel.empty()) {
+    return makeError("linux.mountLabel: the guest kernel has no SELinux", EINVAL);
+  }
+  if (l.intelRdt) {
+    return makeError("linux.intelRdt: the guest has no Intel RDT (resctrl)", EINVAL);
+  }
+  if (l.resources && !l.resources->unified.empty()) {
+    return makeError("linux.resources.unified: the guest's cgroups are v1", EINVAL);
+  }
+  if (l.resources && l.resources->memory && l.resources->memory->kernel.value_or(0) != 0) {
+    log::warn("linux.resources.memory.kernel is ignored (as runc ignores it)");
+  }
+  return okStatus();
+}
+
 ::grpc::Process toAgentProcess(const oci::Process& p) {
   ::grpc::Process out;
   out.set_terminal(p.terminal);
@@ -30,6 +77,7 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
   user->set_gid(p.user.gid);
   for (uint32_t g : p.user.additionalGids) user->add_additionalgids(g);
   user->set_username(p.user.username);
+  if (p.user.umask) user->set_umask(*p.user.umask);
   copyStrings(p.args, out.mutable_args());
   copyStrings(p.env, out.mutable_env());
   out.set_cwd(p.cwd);
@@ -174,11 +222,14 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
     if (l.seccomp) {
       auto* sc = ol->mutable_seccomp();
       sc->set_defaultaction(l.seccomp->defaultAction);
+      if (l.seccomp->defaultErrnoRet) sc->set_defaulterrnoret(*l.seccomp->defaultErrnoRet);
       copyStrings(l.seccomp->architectures, sc->mutable_architectures());
+      copyStrings(l.seccomp->flags, sc->mutable_flags());
       for (const auto& rule : l.seccomp->syscalls) {
         auto* r = sc->add_syscalls();
         copyStrings(rule.names, r->mutable_names());
         r->set_action(rule.action);
+        if (rule.errnoRet) r->set_errnoret(*rule.errnoRet);
         for (const auto& a : rule.args) {
           auto* arg = r->add_args();
           arg->set_index(a.index);
@@ -193,6 +244,10 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
     copyStrings(l.readonlyPaths, ol->mutable_readonlypaths());
     ol->set_mountlabel(l.mountLabel);
     if (l.intelRdt) ol->mutable_intelrdt()->set_l3cacheschema(l.intelRdt->l3CacheSchema);
+    if (l.personality) {
+      ol->mutable_personality()->set_domain(l.personality->domain);
+      copyStrings(l.personality->flags, ol->mutable_personality()->mutable_flags());
+    }
   }
   return out;
 }

@@ -43,7 +43,7 @@ void checkExec(const std::string& bytes) {
   grpc::ExecProcessRequest req;
   if (!req.ParseFromString(bytes)) return;
   auto spec = kata::agent::buildProcessSpec(
-      req.process(), req.has_string_user() ? &req.string_user() : nullptr, "/nonexistent", "");
+      req.process(), req.has_string_user() ? &req.string_user() : nullptr, "/nonexistent", {});
   if (spec.ok() && spec->args.empty()) abort();
   (void)kata::agent::validateContainerPath(req.process().cwd(), "cwd");
 }

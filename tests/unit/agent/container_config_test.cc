@@ -1,7 +1,15 @@
 #include "agent/container_config.h"
 
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <set>
 
 #include "agent/capabilities.h"
 #include "agent/cgroups.h"
@@ -116,6 +124,92 @@ TEST(AgentConfig, SeccompCompilesAndRejectsUnknownWords) {
   rule->set_action("SCMP_ACT_ERRNO");
   arg->set_op("SCMP_CMP_SOMETIMES");
   CHECK(!compileSeccomp(profile).ok());
+}
+
+TEST(AgentConfig, AmbientCapabilitiesTheKernelWouldRefuseAreDropped) {
+  grpc::LinuxCapabilities caps;
+  for (const char* c : {"CAP_KILL", "CAP_CHOWN"}) {
+    caps.add_permitted(c);
+    caps.add_ambient(c);
+  }
+  caps.add_inheritable("CAP_KILL");
+  caps.add_ambient("CAP_NET_RAW");  // neither permitted nor inheritable
+  auto sets = parseCapabilities(caps);
+  CHECK(sets.ok());
+  auto dropped = dropUnraisableAmbient(*sets);
+  CHECK_EQUAL(1u, sets->ambient.size());
+  CHECK_EQUAL(CAP_KILL, sets->ambient[0]);
+  CHECK_EQUAL(2u, dropped.size());
+  STRCMP_EQUAL("CAP_CHOWN", dropped[0].c_str());
+  STRCMP_EQUAL("CAP_NET_RAW", dropped[1].c_str());
+}
+
+TEST(AgentConfig, DeviceRulesEndWithRuncsDefaults) {
+  grpc::LinuxResources r;
+  // No rules: deny everything but runc's defaults.
+  CHECK_EQUAL(12u, deviceCgroupRules(r)->size());
+  STRCMP_EQUAL("a *:* rwm", deviceCgroupRules(r)->front().rule.c_str());
+  CHECK(!deviceCgroupRules(r)->front().allow);
+  auto* deny = r.add_devices();
+  deny->set_allow(false);
+  deny->set_access("rwm");
+  deny->set_major(-1);
+  deny->set_minor(-1);
+  auto* fuse = r.add_devices();
+  fuse->set_type("c");
+  fuse->set_major(10);
+  fuse->set_minor(229);
+  fuse->set_access("rwm");
+  auto rules = deviceCgroupRules(r);
+  CHECK(rules.ok());
+  CHECK_EQUAL(14u, rules->size());
+  CHECK(!(*rules)[1].allow);
+  STRCMP_EQUAL("a *:* rwm", (*rules)[1].rule.c_str());
+  STRCMP_EQUAL("c 10:229 rwm", (*rules)[2].rule.c_str());
+  std::set<std::string> allowed;
+  for (size_t i = 3; i < rules->size(); ++i) {
+    CHECK((*rules)[i].allow);
+    allowed.insert((*rules)[i].rule);
+  }
+  for (const char* d : {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",
+                        "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"}) {
+    CHECK_TEXT(allowed.count(d), d);
+  }
+  fuse->set_access("rwx");
+  CHECK(!deviceCgroupRules(r).ok());
+}
+
+TEST(AgentConfig, SeccompFlagsAndErrnoRet) {
+  grpc::LinuxSeccomp profile;
+  profile.set_defaultaction("SCMP_ACT_ALLOW");
+  profile.add_flags("SECCOMP_FILTER_FLAG_LOG");
+  auto* rule = profile.add_syscalls();
+  rule->add_names("getppid");
+  rule->set_action("SCMP_ACT_ERRNO");
+  rule->set_errnoret(38);
+  auto program = compileSeccomp(profile);
+  CHECK_TEXT(program.ok(), program.ok() ? "" : program.error().str().c_str());
+  CHECK_EQUAL(static_cast<unsigned>(SECCOMP_FILTER_FLAG_LOG), program->flags);
+  // The filter answers ENOSYS, not EPERM: run it in a child.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (!installSeccomp(*program).ok()) ::_exit(100);
+    errno = 0;
+    long rc = ::syscall(SYS_getppid);
+    ::_exit(rc == -1 ? errno : 101);
+  }
+  int status = 0;
+  CHECK_EQUAL(pid, ::waitpid(pid, &status, 0));
+  CHECK(WIFEXITED(status));
+  CHECK_EQUAL(ENOSYS, WEXITSTATUS(status));
+  rule->set_errnoret(70000);
+  CHECK(!compileSeccomp(profile).ok());
+  rule->clear_errnoret();
+  profile.add_flags("SECCOMP_FILTER_FLAG_BOGUS");
+  auto bad = compileSeccomp(profile);
+  CHECK(!bad.ok());
+  CHECK(bad.error().message.find("SECCOMP_FILTER_FLAG_BOGUS") != std::string::npos);
 }
 
 TEST(AgentConfig, ResolvConf) {

@@ -73,7 +73,8 @@ const char* kFullSpec = R"({
                    {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"},
                    {"type": "cgroup"}],
     "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}],
-    "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+    "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+                "architectures": ["SCMP_ARCH_X86_64"],
                 "flags": ["SECCOMP_FILTER_FLAG_LOG"],
                 "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
                              {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
@@ -83,7 +84,8 @@ const char* kFullSpec = R"({
     "maskedPaths": ["/proc/kcore"],
     "readonlyPaths": ["/proc/sys"],
     "mountLabel": "ml",
-    "intelRdt": {"closID": "c", "l3CacheSchema": "L3:0=ff", "memBwSchema": "MB:0=50"}
+    "intelRdt": {"closID": "c", "l3CacheSchema": "L3:0=ff", "memBwSchema": "MB:0=50"},
+    "personality": {"domain": "LINUX32", "flags": []}
   },
   "unknownTopLevel": {"ignored": true}
 })";
@@ -146,6 +148,8 @@ TEST(OciSpec, ParsesEveryField) {
   LONGS_EQUAL(1, *l.seccomp->syscalls[2].errnoRet);
   STRCMP_EQUAL("rslave", l.rootfsPropagation.c_str());
   STRCMP_EQUAL("MB:0=50", l.intelRdt->memBwSchema.c_str());
+  LONGS_EQUAL(1, *l.seccomp->defaultErrnoRet);
+  STRCMP_EQUAL("LINUX32", l.personality->domain.c_str());
 }
 
 TEST(OciSpec, AbsenceIsKeptDistinctFromZero) {
@@ -193,6 +197,7 @@ TEST(OciSpec, DefaultSpecIsWhatRuncSpecWrites) {
   CHECK(s.process->noNewPrivileges);
   LONGS_EQUAL(3, s.process->capabilities->bounding.size());
   STRCMP_EQUAL("CAP_NET_BIND_SERVICE", s.process->capabilities->permitted[2].c_str());
+  CHECK(s.process->capabilities->inheritable.empty());  // as runc 1.1.5 writes it
   STRCMP_EQUAL("RLIMIT_NOFILE", s.process->rlimits.at(0).type.c_str());
   LONGS_EQUAL(1024, s.process->rlimits[0].hard);
   LONGS_EQUAL(7, s.mounts.size());
@@ -266,6 +271,11 @@ TEST(OciSpec, RequiredFields) {
 }
 
 TEST(OciSpec, SemanticChecks) {
+  STRCMP_EQUAL(
+      "config.json: linux.personality.domain: expected \"LINUX\" or \"LINUX32\", got \"LINUX64\"",
+      errorOf(R"({"ociVersion": "1", "root": {"path": "r"},
+                  "linux": {"personality": {"domain": "LINUX64"}}})")
+          .c_str());
   STRCMP_EQUAL("config.json: mounts[0].destination: must be an absolute path, got \"proc\"",
                errorOf(R"({"ociVersion": "1", "root": {"path": "r"},
                            "mounts": [{"destination": "proc"}]})")

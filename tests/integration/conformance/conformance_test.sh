@@ -1,0 +1,174 @@
+#!/bin/bash
+# OCI conformance suite: the specs that real tools write (runc spec, runc spec --rootless,
+# crun spec, containerd's ctr oci spec, and what a real dockerd 20.10 gives runc) each run a
+# probe under runc and under kata-runtime; compare.py compares stdout, stderr, exit status and
+# the process's view of itself, section by section, and names every known difference with its
+# reason. One VM per spec.
+# Usage: conformance_test.sh <cmake build dir> [spec name...]
+KATA_BUILD=$(cd "$1" && pwd)
+shift
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+require_assets
+TAG=oci-conf-$$
+CGROUP_PARENT=/$TAG
+RUNC_ROOT=$TEST_ROOT/runc
+DOCKER_DIR=$TEST_ROOT/docker
+CORPUS=$TEST_ROOT/corpus
+
+cleanup() {
+  local id d
+  for id in $(runc --root "$RUNC_ROOT" list -q 2>/dev/null); do
+    runc --root "$RUNC_ROOT" delete -f "$id" >/dev/null 2>&1
+  done
+  stop_dockerd
+  for d in /sys/fs/cgroup/*/"$TAG"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+  cleanup_all
+}
+trap cleanup EXIT
+mkdir -p "$TEST_ROOT" "$CORPUS"
+
+# ---- the corpus, written by the real tools at test time --------------------------------------
+
+gen_tool_specs() {
+  (cd "$CORPUS" && mkdir -p t && cd t &&
+    runc spec && mv config.json ../runc.json &&
+    runc spec --rootless && mv config.json ../runc-rootless.json &&
+    crun spec && mv config.json ../crun.json) || return 1
+  ctr oci spec > "$CORPUS/ctr.json" || return 1
+}
+
+# A private dockerd (its own data and exec roots, socket and pid file; no bridge, no iptables)
+# with a "capture" runtime: a script that keeps the bundle's config.json, then runs runc.
+DOCKERD_PID=""
+DOCKER_CREATED_RUN_DIRS=""
+start_dockerd() {
+  local d
+  for d in /run/containerd /run/docker; do
+    [ -e "$d" ] || DOCKER_CREATED_RUN_DIRS="$DOCKER_CREATED_RUN_DIRS $d"
+  done
+  mkdir -p "$DOCKER_DIR"
+  cat > "$DOCKER_DIR/capture-runtime" <<SH
+#!/bin/sh
+prev=""
+for a in "\$@"; do
+  [ "\$prev" = --bundle ] && cp "\$a/config.json" "$DOCKER_DIR/captured.json"
+  prev=\$a
+done
+exec runc "\$@"
+SH
+  chmod +x "$DOCKER_DIR/capture-runtime"
+  dockerd --data-root "$DOCKER_DIR/data" --exec-root "$DOCKER_DIR/exec" \
+    --pidfile "$DOCKER_DIR/dockerd.pid" -H "unix://$DOCKER_DIR/docker.sock" \
+    --bridge none --iptables=false --ip6tables=false --ip-masq=false \
+    --cgroup-parent "$CGROUP_PARENT" \
+    --add-runtime "capture=$DOCKER_DIR/capture-runtime" >"$DOCKER_DIR/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  local tries=150
+  while [ $tries -gt 0 ]; do
+    docker_cli version >/dev/null 2>&1 && return 0
+    kill -0 "$DOCKERD_PID" 2>/dev/null || break
+    sleep 0.2
+    tries=$((tries - 1))
+  done
+  echo "dockerd did not start: $(tail -n 5 "$DOCKER_DIR/dockerd.log")" >&2
+  return 1
+}
+
+# Debian's docker.io client, whatever else is first on PATH.
+docker_cli() { /usr/bin/docker -H "unix://$DOCKER_DIR/docker.sock" "$@"; }
+
+stop_dockerd() {
+  [ -n "$DOCKERD_PID" ] || return 0
+  kill -TERM "$DOCKERD_PID" 2>/dev/null
+  local tries=150
+  while [ $tries -gt 0 ] && kill -0 "$DOCKERD_PID" 2>/dev/null; do
+    sleep 0.2
+    tries=$((tries - 1))
+  done
+  kill -KILL "$DOCKERD_PID" 2>/dev/null
+  wait "$DOCKERD_PID" 2>/dev/null
+  DOCKERD_PID=""
+  grep -q " $DOCKER_DIR/" /proc/self/mountinfo && umount -R "$DOCKER_DIR/data" 2>/dev/null
+  local d
+  for d in $DOCKER_CREATED_RUN_DIRS; do
+    rmdir "$d"/* "$d" 2>/dev/null
+  done
+  rm -rf "$DOCKER_DIR/data" "$DOCKER_DIR/exec"
+}
+
+gen_docker_spec() {
+  start_dockerd || return 1
+  local img=$TEST_ROOT/img
+  make_rootfs "$img"
+  tar -C "$img" -c . | docker_cli import - "$TAG:busybox" >/dev/null || return 1
+  docker_cli run --runtime capture --network none --name "$TAG" "$TAG:busybox" true ||
+    return 1
+  cp "$DOCKER_DIR/captured.json" "$CORPUS/docker.json" || return 1
+  python3 "$HERE/bundle.py" keep-bind-sources "$CORPUS/docker.json" "$CORPUS/docker-files"
+  docker_cli rm "$TAG" >/dev/null
+  stop_dockerd
+}
+
+# ---- one spec under both runtimes -----------------------------------------------------------
+
+# run_pair NAME SOURCE_SPEC [KEPT_DIR] [VARIANT]
+run_pair() {
+  local name=$1 src=$2 kept=${3:-} variant=${4:-}
+  begin "$name: kata-runtime and runc give the probe the same view"
+  local b=$TEST_ROOT/bundles/$name id="$TAG-$name"
+  make_rootfs "$b/rootfs"
+  cp "$HERE/probe.sh" "$b/rootfs/probe.sh"
+  python3 "$HERE/bundle.py" prepare "$src" "$b" "$name" "$CGROUP_PARENT" "$kept" "$variant" ||
+    { fail "bundle"; return; }
+  (cd "$b" && runc --root "$RUNC_ROOT" run "$id" </dev/null >"$b/runc.out" 2>"$b/runc.err")
+  echo $? > "$b/runc.rc"
+  (cd "$b" && rt run "$id" </dev/null >"$b/kata.out" 2>"$b/kata.err")
+  echo $? > "$b/kata.rc"
+  if python3 "$HERE/compare.py" "$name" "$b"; then
+    expect_no_residue "$id" && pass
+  else
+    fail "the probe's views differ (above)"
+  fi
+}
+
+# Fields a VM cannot honour (and runc would not ignore): create fails at once with one line
+# naming the field, before any VM starts, and leaves nothing behind.
+test_refusals() {
+  begin "create refuses what a VM cannot honour, naming the field, and leaves nothing"
+  local variant field b id out rc
+  for variant in apparmor:process.apparmorProfile selinux:process.selinuxLabel \
+                 mountlabel:linux.mountLabel intelrdt:linux.intelRdt hook:hooks.createContainer; do
+    field=${variant#*:}
+    variant=${variant%%:*}
+    b=$TEST_ROOT/bundles/refuse-$variant
+    id=$TAG-refuse-$variant
+    make_rootfs "$b/rootfs"
+    python3 "$HERE/bundle.py" prepare "$CORPUS/runc.json" "$b" "refuse-$variant" \
+      "$CGROUP_PARENT" "" "$variant" >/dev/null || { fail "bundle $variant"; return; }
+    out=$(cd "$b" && rt create "$id" 2>&1 </dev/null); rc=$?
+    [ $rc -ne 0 ] || { fail "$variant: create succeeded"; rt delete --force "$id"; return; }
+    expect_contains "$variant: error names the field" "$field" "$out" || return
+    expect_eq "$variant: one-line error" 1 "$(printf '%s\n' "$out" | wc -l)" || return
+    expect_no_residue "$id" || return
+  done
+  pass
+}
+
+if [ $# -gt 0 ]; then WANT=" $* "; else WANT=""; fi
+wanted() { [ -z "$WANT" ] || [[ "$WANT" == *" $1 "* ]]; }
+
+begin "the tools write their default specs"
+if gen_tool_specs; then pass; else fail "runc/crun/ctr spec failed"; fi
+if wanted docker; then
+  begin "a private dockerd 20.10 runs a container through the capturing runtime"
+  if gen_docker_spec; then pass; else fail "$(tail -n 3 "$DOCKER_DIR/dockerd.log" 2>/dev/null)"; fi
+fi
+for name in runc runc-rootless crun ctr; do
+  wanted "$name" && [ -s "$CORPUS/$name.json" ] && run_pair "$name" "$CORPUS/$name.json"
+done
+wanted docker && [ -s "$CORPUS/docker.json" ] &&
+  run_pair docker "$CORPUS/docker.json" "$CORPUS/docker-files"
+wanted runc-user && run_pair runc-user "$CORPUS/runc.json" "" user
+wanted refusals && test_refusals
+finish
