@@ -204,14 +204,12 @@ Result<ProcessSpec> buildProcessSpec(const grpc::Process& p, const grpc::StringU
   KATA_ASSIGN_OR_RETURN(out.user, resolveUserInRootfs(rootfs, ur));
   if (!hasHome) out.env.push_back("HOME=" + out.user.home);
 
-  // Labels of the host's security modules, which the guest kernel has not (the runtime refuses
-  // them before the VM starts; this is for other runtimes).
-  if (!p.apparmorprofile().empty() && p.apparmorprofile() != "unconfined") {
-    return makeError("process.apparmorProfile: the guest kernel has no AppArmor", EINVAL);
-  }
-  if (!p.selinuxlabel().empty()) {
-    return makeError("process.selinuxLabel: the guest kernel has no SELinux", EINVAL);
-  }
+  // Labels of the host's security modules, which the guest kernel has not: ignored, as
+  // upstream's agent does (our runtime drops them with a warning; this is for other runtimes).
+  if (!p.apparmorprofile().empty() && p.apparmorprofile() != "unconfined")
+    log::warn("process.apparmorProfile ignored: the guest kernel has no AppArmor");
+  if (!p.selinuxlabel().empty())
+    log::warn("process.selinuxLabel ignored: the guest kernel has no SELinux");
   if (p.user().has_umask()) {
     if (p.user().umask() > 0777) return makeError("process.user.umask is above 0777", EINVAL);
     out.umask = static_cast<mode_t>(p.user().umask());
@@ -251,9 +249,8 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
   if (!spec.has_process()) return makeError("OCI.Process is missing", EINVAL);
   const auto& linux = spec.linux();
 
-  if (!linux.mountlabel().empty()) {
-    return makeError("linux.mountLabel: the guest kernel has no SELinux", EINVAL);
-  }
+  if (!linux.mountlabel().empty())
+    log::warn("linux.mountLabel ignored: the guest kernel has no SELinux");
   if (!linux.intelrdt().l3cacheschema().empty()) {
     return makeError("linux.intelRdt: the guest has no Intel RDT (resctrl)", EINVAL);
   }

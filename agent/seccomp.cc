@@ -3,7 +3,6 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,7 +11,7 @@
 #include <map>
 #include <optional>
 
-#include "lib/unique_fd.h"
+#include "lib/seccomp_bpf.h"
 #include "protocols/oci.pb.h"
 
 namespace kata::agent {
@@ -140,22 +139,7 @@ Result<SeccompProgram> compileSeccomp(const grpc::LinuxSeccomp& profile,
       if (rc != 0) return sysError("seccomp: add rule for " + name, -rc);
     }
   }
-  UniqueFd mem(::memfd_create("seccomp-bpf", MFD_CLOEXEC));
-  if (!mem) return sysError("memfd_create");
-  int rc = seccomp_export_bpf(c.ctx, mem.get());
-  if (rc != 0) return sysError("seccomp: export BPF", -rc);
-  std::string& bpf = program.bpf;
-  ::lseek(mem.get(), 0, SEEK_SET);
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(mem.get(), buf, sizeof buf);
-    if (n < 0) return sysError("read seccomp BPF");
-    if (n == 0) break;
-    bpf.append(buf, static_cast<size_t>(n));
-  }
-  if (bpf.empty() || bpf.size() % sizeof(sock_filter) != 0) {
-    return makeError("seccomp: exported program has a bad size");
-  }
+  KATA_ASSIGN_OR_RETURN(program.bpf, exportBpf(c.ctx));
   return program;
 }
 

@@ -24,15 +24,15 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
 
 Status checkGuestCanHonour(const oci::Process& p) {
   // The host's security modules cannot confine a process in the guest's kernel, which has
-  // neither (runc refuses a label on a host without SELinux, a profile without AppArmor).
-  if (!p.apparmorProfile.empty() && p.apparmorProfile != "unconfined") {
-    return makeError("process.apparmorProfile \"" + p.apparmorProfile.substr(0, 64) +
-                         "\": the guest kernel has no AppArmor (only \"unconfined\" runs)",
-                     EINVAL);
-  }
-  if (!p.selinuxLabel.empty()) {
-    return makeError("process.selinuxLabel: the guest kernel has no SELinux", EINVAL);
-  }
+  // neither; the VM is the container's confinement. Ignored as upstream Kata does, so that
+  // Docker on an AppArmor or SELinux host (which always sets them) keeps working.
+  if (!p.apparmorProfile.empty() && p.apparmorProfile != "unconfined")
+    log::warn("process.apparmorProfile is ignored (\"" + p.apparmorProfile.substr(0, 64) +
+              "\"): the guest kernel has no AppArmor; the VM confines the container");
+  if (!p.selinuxLabel.empty())
+    log::warn(
+        "process.selinuxLabel is ignored: the guest kernel has no SELinux; the VM "
+        "confines the container");
   return okStatus();
 }
 
@@ -50,9 +50,8 @@ Status checkGuestCanHonour(const oci::Spec& s) {
   }
   if (!s.linux) return okStatus();
   const oci::Linux& l = *s.linux;
-  if (!l.mountLabel.empty()) {
-    return makeError("linux.mountLabel: the guest kernel has no SELinux", EINVAL);
-  }
+  if (!l.mountLabel.empty())
+    log::warn("linux.mountLabel is ignored: the guest kernel has no SELinux");
   if (l.intelRdt) {
     return makeError("linux.intelRdt: the guest has no Intel RDT (resctrl)", EINVAL);
   }
@@ -253,9 +252,14 @@ Status checkGuestCanHonour(const oci::Spec& s) {
 }
 
 void constrainForGuest(::grpc::Spec& spec, const std::string& containerId) {
-  if (spec.has_process()) spec.mutable_process()->clear_selinuxlabel();
+  // Host security labels mean nothing to the guest's kernel (checkGuestCanHonour warned).
+  if (spec.has_process()) {
+    spec.mutable_process()->clear_selinuxlabel();
+    spec.mutable_process()->clear_apparmorprofile();
+  }
   if (!spec.has_linux()) return;
   auto* l = spec.mutable_linux();
+  l->clear_mountlabel();
   ::google::protobuf::RepeatedPtrField<::grpc::LinuxNamespace> kept;
   for (const auto& ns : l->namespaces()) {
     if (ns.type() == "network" || ns.type() == "pid") continue;

@@ -14,7 +14,7 @@
 
 using kata::agenttest::AgentHarness;
 using kata::agenttest::deadlineContext;
-using kata::agenttest::kTestCgroupParent;
+using kata::agenttest::testCgroupParent;
 
 namespace {
 
@@ -23,7 +23,7 @@ std::string codeText(const ::grpc::Status& s) {
 }
 
 std::string cgroupFile(const std::string& ctrl, const std::string& cid, const std::string& file) {
-  auto text = kata::readFile("/sys/fs/cgroup/" + ctrl + kTestCgroupParent + "/" + cid + "/" + file,
+  auto text = kata::readFile("/sys/fs/cgroup/" + ctrl + testCgroupParent() + "/" + cid + "/" + file,
                              1 << 20);
   if (!text.ok()) return "<missing>";
   std::string s = *text;

@@ -80,8 +80,8 @@ TEST(Agent, CreateWaitsForStartThenRunsAndReportsExitCode) {
   CHECK_EQUAL(-1000, h.wait(cid, cid));  // collected and read: the process is gone (upstream)
   s = h.remove(cid);
   CHECK_TEXT(s.ok(), codeText(s).c_str());
-  CHECK(
-      !exists(std::string("/sys/fs/cgroup/pids") + kata::agenttest::kTestCgroupParent + "/" + cid));
+  CHECK(!exists(std::string("/sys/fs/cgroup/pids") + kata::agenttest::testCgroupParent() + "/" +
+                cid));
   auto gone = h.readAll(cid, "", false, &s);
   CHECK_EQUAL(::grpc::StatusCode::NOT_FOUND, s.error_code());
 }
@@ -435,7 +435,7 @@ TEST(Agent, BadRequestsGetClearErrorsAndTheAgentKeepsServing) {
              s.error_message().c_str());
   CHECK(h.signal(cid, "", 999).error_code() == ::grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(h.remove(cid).ok());
-  CHECK(!exists(std::string("/sys/fs/cgroup/memory") + kata::agenttest::kTestCgroupParent + "/" +
+  CHECK(!exists(std::string("/sys/fs/cgroup/memory") + kata::agenttest::testCgroupParent() + "/" +
                 cid));
 
   ::grpc::CheckRequest req;
@@ -470,7 +470,7 @@ TEST(Agent, WireRequestEncodedFromTheUpstreamDefinitionDecodes) {
   std::string process =
       field(4, "echo") + field(4, "wire-ok") + field(5, "PATH=/bin") + field(6, "/");
   // Linux{Namespaces=6: [{Type=1:"mount"}, {Type=1:"pid"}], CgroupsPath=5}
-  std::string linux = field(5, std::string(kata::agenttest::kTestCgroupParent) + "/" + cid) +
+  std::string linux = field(5, kata::agenttest::testCgroupParent() + "/" + cid) +
                       field(6, field(1, "mount")) + field(6, field(1, "pid"));
   // Spec{Version=1, Process=2, Root=3{Path=1}, Hostname=4, Linux=8}
   std::string spec = field(1, "1.0.1") + field(2, process) + field(3, field(1, root)) +

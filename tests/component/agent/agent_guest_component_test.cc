@@ -119,7 +119,7 @@ TEST(AgentGuest, OnlinedCpusReachTheCpusetsOfUnpinnedContainers) {
   // The cpuset hierarchy as the agent sees it under --sysfs-root (the containers' real cgroups
   // stay untouched).
   std::string cs = sys + "/fs/cgroup/cpuset";
-  std::string parent = cs + kata::agenttest::kTestCgroupParent;
+  std::string parent = cs + kata::agenttest::testCgroupParent();
   put(cs + "/cpuset.cpus", "0-7");
   put(parent + "/cpuset.cpus", "0");
   put(parent + "/free/cpuset.cpus", "0");

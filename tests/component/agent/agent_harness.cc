@@ -19,6 +19,8 @@
 
 namespace kata::agenttest {
 
+std::string testCgroupParent() { return "/kata-agent-test-" + std::to_string(getpid()); }
+
 namespace {
 
 void writeText(const std::string& path, const std::string& text) {
@@ -31,7 +33,7 @@ void removeTestCgroups() {
   DIR* d = ::opendir("/sys/fs/cgroup");
   if (!d) return;
   while (dirent* e = ::readdir(d)) {
-    std::string parent = std::string("/sys/fs/cgroup/") + e->d_name + kTestCgroupParent;
+    std::string parent = std::string("/sys/fs/cgroup/") + e->d_name + testCgroupParent();
     DIR* p = ::opendir(parent.c_str());
     if (!p) continue;
     while (dirent* c = ::readdir(p)) {
@@ -196,7 +198,7 @@ std::string AgentHarness::makeRootfs(const std::string& cid) {
   addMount("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
   auto* linux = spec.mutable_linux();
   for (const char* ns : {"pid", "ipc", "uts", "mount"}) linux->add_namespaces()->set_type(ns);
-  linux->set_cgroupspath(std::string(kTestCgroupParent) + "/" + cid);
+  linux->set_cgroupspath(std::string(testCgroupParent()) + "/" + cid);
   for (const char* m : {"/proc/kcore", "/proc/keys", "/sys/firmware"}) linux->add_maskedpaths(m);
   for (const char* r : {"/proc/sys", "/proc/sysrq-trigger", "/proc/bus"}) {
     linux->add_readonlypaths(r);

@@ -17,7 +17,8 @@
 namespace kata::agenttest {
 
 /// The cgroup parent every test container uses (removed at teardown).
-inline constexpr const char* kTestCgroupParent = "/kata-agent-test";
+/// ("/kata-agent-test-<pid>": two runs at once, in worktrees or CI, never share one.)
+std::string testCgroupParent();
 
 class AgentHarness {
  public:

@@ -3,8 +3,8 @@
 // raw pty, and a yamux client on the pty master (like kata-proxy) opens a stream and speaks
 // gRPC through it. Then the client goes away and the agent must serve a new session.
 #include <fcntl.h>
-#include <grpcpp/create_channel_posix.h>
 #include <grpc/support/time.h>
+#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/socket.h>
 #include <termios.h>

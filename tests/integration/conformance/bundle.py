@@ -59,18 +59,10 @@ def variant_user(spec):
                            "options": ["ro", "size=512k"]})
 
 
-def variant_apparmor(spec):
-    """a host AppArmor profile, as dockerd sets on an AppArmor host."""
+def variant_lsm(spec):
+    """host security labels: dockerd's AppArmor profile, SELinux process and mount labels."""
     spec["process"]["apparmorProfile"] = "docker-default"
-
-
-def variant_selinux(spec):
-    """an SELinux process label."""
     spec["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0:c1,c2"
-
-
-def variant_mountlabel(spec):
-    """an SELinux mount label."""
     spec["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
 
 
@@ -84,8 +76,7 @@ def variant_hook(spec):
     spec["hooks"] = {"createContainer": [{"path": "/bin/true"}]}
 
 
-VARIANTS = {"user": variant_user, "apparmor": variant_apparmor, "selinux": variant_selinux,
-            "mountlabel": variant_mountlabel, "intelrdt": variant_intelrdt,
+VARIANTS = {"user": variant_user, "lsm": variant_lsm, "intelrdt": variant_intelrdt,
             "hook": variant_hook}
 
 

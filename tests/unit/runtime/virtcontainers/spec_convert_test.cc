@@ -18,7 +18,9 @@ oci::Spec specWithNamespaces(std::vector<oci::Namespace> namespaces) {
   s.process = oci::Process{};
   s.process->args = {"true"};
   s.process->selinuxLabel = "system_u:system_r:container_t:s0";
+  s.process->apparmorProfile = "docker-default";
   s.linux = oci::Linux{};
+  s.linux->mountLabel = "system_u:object_r:container_file_t:s0";
   s.linux->namespaces = std::move(namespaces);
   s.linux->cgroupsPath = "system.slice:docker:abc";
   return s;
@@ -48,6 +50,8 @@ TEST(GuestSpec, ConstrainedAsUpstreamsRuntimeDoesForItsAgent) {
   std::vector<std::string> want = {"ipc=", "uts=", "mount=", "cgroup="};
   CHECK_TRUE(namespacesOf(g) == want);
   STRCMP_EQUAL("", g.process().selinuxlabel().c_str());
+  STRCMP_EQUAL("", g.process().apparmorprofile().c_str());
+  STRCMP_EQUAL("", g.linux().mountlabel().c_str());
   STRCMP_EQUAL("/kata/c1", g.linux().cgroupspath().c_str());
   CHECK_FALSE(sharesSandboxPidNamespace(spec));
 
@@ -129,7 +133,8 @@ TEST(SpecConvert, UmaskSeccompErrnoAndFlagsAndPersonalityReachTheAgent) {
 }
 
 // Fields a VM cannot honour and runc would not ignore fail create, naming the field, before
-// anything exists; kernel memory (ignored by runc with a warning) is accepted.
+// anything exists; kernel memory (ignored by runc with a warning) and host security labels
+// are accepted.
 TEST(SpecConvert, FieldsTheGuestCannotHonourAreRefusedByName) {
   const char* base = R"({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
                          "process": {"args": ["sh"], "cwd": "/"%s}%s})";
@@ -148,10 +153,10 @@ TEST(SpecConvert, FieldsTheGuestCannotHonourAreRefusedByName) {
   };
   check("", "", nullptr);
   check(R"(, "apparmorProfile": "unconfined")", "", nullptr);
-  check(R"(, "apparmorProfile": "docker-default")", "", "process.apparmorProfile");
-  check(R"(, "selinuxLabel": "system_u:system_r:container_t:s0")", "", "process.selinuxLabel");
-  check("", R"(, "linux": {"mountLabel": "system_u:object_r:container_file_t:s0"})",
-        "linux.mountLabel");
+  // Host security labels are ignored (warned about): the guest kernel has neither LSM.
+  check(R"(, "apparmorProfile": "docker-default")", "", nullptr);
+  check(R"(, "selinuxLabel": "system_u:system_r:container_t:s0")", "", nullptr);
+  check("", R"(, "linux": {"mountLabel": "system_u:object_r:container_file_t:s0"})", nullptr);
   check("", R"(, "linux": {"intelRdt": {"l3CacheSchema": "L3:0=ff"}})", "linux.intelRdt");
   check("", R"(, "linux": {"resources": {"unified": {"memory.high": "1000000"}}})",
         "linux.resources.unified");
