@@ -1,5 +1,7 @@
 #include "proxy/console.h"
 
+#include <fcntl.h>
+
 #include "lib/log.h"
 #include "lib/uv_fd.h"
 
@@ -42,7 +44,19 @@ void LineSplitter::finish(const LineHandler& onLine) {
   partial_.clear();
 }
 
-Status ConsoleWatcher::start(uv_loop_t* loop, UniqueFd fd) {
+Status ConsoleWatcher::start(uv_loop_t* loop, UniqueFd fd, const std::string& logPath,
+                             uint64_t maxLogBytes) {
+  if (!logPath.empty()) {
+    // Read-write: the cap reads the newest half back (lib/capped_file.h).
+    logFd_.reset(
+        ::open(logPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!logFd_) {
+      log::warn("cannot open the console log: the console is only relayed",
+                {{"error", sysError("open " + logPath).str()}});
+    } else {
+      log_.attach(logFd_.get(), maxLogBytes, CappedFile::plainMarker(maxLogBytes));
+    }
+  }
   fd_ = std::move(fd);
   KATA_TRY_CTX(poll_.init(loop, fd_.get(),
                           [this](int status, int) {
@@ -61,6 +75,8 @@ void ConsoleWatcher::stop() {
   splitter_.finish([](std::string_view line) { log::info(line, {{"source", "agent"}}); });
   poll_.reset();
   fd_.reset();
+  log_ = CappedFile();
+  logFd_.reset();
 }
 
 void ConsoleWatcher::onReadable() {
@@ -71,6 +87,15 @@ void ConsoleWatcher::onReadable() {
     log::debug("guest console closed");
     stop();
     return;
+  }
+  if (log_.attached()) {
+    Status st = log_.append({buf, static_cast<size_t>(n)});
+    if (!st.ok()) {
+      log::warn("console log write failed; the console is only relayed from now on",
+                {{"error", st.error().str()}});
+      log_ = CappedFile();
+      logFd_.reset();
+    }
   }
   splitter_.feed({buf, static_cast<size_t>(n)}, [](std::string_view line) {
     log::info(line, {{"source", "agent"}});

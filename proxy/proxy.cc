@@ -136,7 +136,7 @@ Status Proxy::setUp() {
     if (!console) {
       log::warn("cannot read the guest console", {{"error", console.error().str()}});
     } else {
-      KATA_TRY(console_.start(&loop_, std::move(console).value()));
+      KATA_TRY(console_.start(&loop_, std::move(console).value(), options_.consoleLog));
     }
   }
   return okStatus();

@@ -15,6 +15,7 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/page_out.h"
+#include "lib/parse.h"
 #include "lib/unique_fd.h"
 #include "runtime/virtcontainers/qmp.h"
 
@@ -125,10 +126,9 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
   add({"-smp", std::to_string(c.vcpus) + ",cores=1,threads=1,sockets=" + std::to_string(maxCpus) +
                    ",maxcpus=" + std::to_string(maxCpus)});
   add({"-qmp", "unix:" + paths.qmpSocket() + ",server=on,wait=off"});
-  // The console is logged by QEMU itself so that its tail is available even when nobody reads
-  // the socket (agent start-up failures are diagnosed from it).
-  add({"-chardev", "socket,id=charconsole0,path=" + paths.consoleSocket() +
-                       ",server=on,wait=off,logfile=" + paths.consoleLog() + ",logappend=on"});
+  // kata-proxy reads the console and keeps console.log under a cap. Not QEMU's logfile=: it
+  // grows without bound on /run, as fast as the guest prints.
+  add({"-chardev", "socket,id=charconsole0,path=" + paths.consoleSocket() + ",server=on,wait=off"});
   add({"-device", "virtio-serial-pci,id=serial0"});
   if (c.guestConsole == "hvc0") {
     add({"-device", "virtconsole,chardev=charconsole0,id=console0"});
@@ -187,7 +187,8 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
 }
 
 std::string tailOfFile(const std::string& path, size_t maxLines) {
-  // Only the end of the file is read: a console log can grow without bound.
+  // Only the end of the file is read: a log may be large (console.log and proxy.log are
+  // capped, but not small).
   constexpr off_t kWindow = 64 << 10;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return "";
@@ -237,14 +238,11 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths&
     return makeError("QEMU failed to start (exit " + std::to_string(status) + "): " + tail);
   }
   KATA_ASSIGN_OR_RETURN(std::string pidText, readFile(paths.pidFile(), 64));
-  pid_t pid = 0;
-  try {
-    pid = std::stoi(pidText);
-  } catch (...) {
+  while (!pidText.empty() && (pidText.back() == '\n' || pidText.back() == ' ')) pidText.pop_back();
+  auto pid = parseInt<pid_t>(pidText, "QEMU pid file " + paths.pidFile());
+  if (!pid.ok() || *pid <= 1)
     return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
-  }
-  if (pid <= 1) return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
-  return pid;
+  return *pid;
 }
 
 Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,

@@ -57,7 +57,8 @@ struct VmPaths {
   std::string dir;
   std::string qmpSocket() const { return dir + "/qmp.sock"; }
   std::string consoleSocket() const { return dir + "/console.sock"; }
-  std::string consoleLog() const { return dir + "/console.log"; }
+  std::string consoleLog() const { return dir + "/console.log"; }  // written by kata-proxy
+  std::string proxyLog() const { return dir + "/proxy.log"; }      // kata-proxy's stderr
   std::string agentSocket() const { return dir + "/kata.sock"; }  // the agent.channel.0 port
   std::string pidFile() const { return dir + "/pid"; }
   std::string qemuLog() const { return dir + "/qemu.log"; }
@@ -68,6 +69,9 @@ struct VmPaths {
 inline constexpr const char* kAgentPortName = "agent.channel.0";
 inline constexpr const char* kShareMountTag = "kataShared";
 inline constexpr int kFirstTapFd = 3;
+/// Environment variable naming the file where kata-proxy writes the guest console (our
+/// addition: upstream's proxy only relays the console to its log, and ignores it).
+inline constexpr const char* kProxyConsoleLogEnv = "KATA_PROXY_CONSOLE_LOG";
 
 /// The guest kernel command line: upstream Kata's defaults, ours, then the configured extras.
 std::string kernelCommandLine(const VmConfig& config);

@@ -32,8 +32,10 @@ Result<pid_t> startProxy(const config::Config& config, const std::string& sid,
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
   }
-  const std::string logPath = vm.dir + "/proxy.log";
-  UniqueFd log(open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  // Both files get guest text: kata-proxy keeps each under kGuestLogMaxBytes.
+  opts.env = environWith(std::string(kProxyConsoleLogEnv) + "=" + vm.consoleLog());
+  const std::string logPath = vm.proxyLog();
+  UniqueFd log(open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!log) return sysError("create " + logPath);
   opts.stderrFd = log.get();
   opts.setsid = true;
@@ -207,8 +209,9 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   }
   KATA_ASSIGN_OR_RETURN(pid_t qemuPid, std::move(started));
   auto qemuRef = ProcessRef::of(qemuPid);
-  if (!qemuRef.ok()) return makeError("QEMU exited right after starting: " +
-                                      oneLine(tailOfFile(paths.consoleLog(), 5)));
+  if (!qemuRef.ok())
+    return makeError("QEMU exited right after starting: " +
+                     oneLine(tailOfFile(paths.qemuLog(), 5)));
   s.qemu = *qemuRef;
   undo.add([q = s.qemu, paths] { (void)stopQemu(q, paths, 0); });
 
@@ -224,7 +227,8 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   if (!ready.ok()) {
     std::string why = ready.error().message;
     if (!s.qemu.alive()) why = "the VM exited";
-    else if (!s.proxy.alive()) why = "kata-proxy exited: " + oneLine(tailOfFile(paths.dir + "/proxy.log", 3));
+    else if (!s.proxy.alive())
+      why = "kata-proxy exited: " + oneLine(tailOfFile(paths.proxyLog(), 3));
     return makeError("sandbox " + sid + ": " + why + "; guest console: " +
                      oneLine(tailOfFile(paths.consoleLog(), 8)));
   }

@@ -222,7 +222,13 @@ void FakeAgent::onMuxConnection() {
 // ---- ProxyProcess --------------------------------------------------------------------------
 
 ProxyProcess::ProxyProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::string& stderrPath) {
+                           const std::string& stderrPath,
+                           const std::vector<std::string>& extraEnv) {
+  std::vector<std::string> env = extraEnv;
+  for (char** e = environ; *e; e++) env.emplace_back(*e);
+  std::vector<char*> cenv;
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   std::vector<std::string> argv{binary};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
@@ -231,7 +237,7 @@ ProxyProcess::ProxyProcess(const std::string& binary, const std::vector<std::str
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 2, stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, cargv.data(), environ) != 0) pid_ = -1;
+  if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, cargv.data(), cenv.data()) != 0) pid_ = -1;
   posix_spawn_file_actions_destroy(&fa);
 }
 

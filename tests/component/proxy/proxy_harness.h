@@ -82,8 +82,9 @@ class FakeAgent {
 /// The kata-proxy binary as a child process; stderr goes to a file.
 class ProxyProcess {
  public:
+  /// `extraEnv` ("K=V") is added to the test's environment.
   ProxyProcess(const std::string& binary, const std::vector<std::string>& args,
-               const std::string& stderrPath);
+               const std::string& stderrPath, const std::vector<std::string>& extraEnv = {});
   ~ProxyProcess();  // SIGKILL if still running
   pid_t pid() const { return pid_; }
   void signal(int sig);
