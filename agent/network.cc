@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "lib/netlink.h"
+#include "lib/parse.h"
 
 namespace kata::agent::net {
 
@@ -63,12 +64,11 @@ Result<NlAddrPtr> parseDestination(const std::string& text, int family) {
   unsigned maxLen = nl_addr_get_family(a.get()) == AF_INET ? 32 : 128;
   unsigned len = maxLen;
   if (slash != std::string::npos) {
-    std::string p = text.substr(slash + 1);
-    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(p) > maxLen) {
+    auto p = parseInt<unsigned>(text.substr(slash + 1), "route dest prefix length");
+    if (!p.ok() || *p > maxLen) {
       return makeError("route dest \"" + text.substr(0, 64) + "\" has a bad prefix length", EINVAL);
     }
-    len = static_cast<unsigned>(std::stoul(p));
+    len = *p;
   }
   nl_addr_set_prefixlen(a.get(), static_cast<int>(len));
   return a;
@@ -112,13 +112,13 @@ Result<std::vector<WantedAddress>> parseAddresses(const types::Interface& want) 
     }
     unsigned maxLen = family == AF_INET ? 32 : 128;
     const std::string& m = ip.mask();
-    if (m.empty() || m.size() > 3 || m.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(m) > maxLen) {
+    auto len = parseInt<unsigned>(m, "interface address mask");
+    if (!len.ok() || *len > maxLen) {
       return makeError("interface address " + ip.address() + ": mask \"" + m.substr(0, 16) +
                            "\" is not a prefix length",
                        EINVAL);
     }
-    nl_addr_set_prefixlen(a.get(), static_cast<int>(std::stoul(m)));
+    nl_addr_set_prefixlen(a.get(), static_cast<int>(*len));
     out.push_back({std::move(a), ip.address() + "/" + m});
   }
   return out;
