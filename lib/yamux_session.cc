@@ -254,9 +254,8 @@ void Session::reset(uint32_t id) {
 void Session::RxQueue::append(std::span<const uint8_t> data) {
   while (!data.empty()) {
     if (chunks_.empty() || chunks_.back().end == chunks_.back().capacity) {
-      // A payload larger than a chunk gets one of its own size: one copy, one contiguous peek.
       Chunk c;
-      c.capacity = std::max(kRxChunk, data.size());
+      c.capacity = kRxChunk;
       c.data = std::make_unique_for_overwrite<uint8_t[]>(c.capacity);
       allocated_ += c.capacity;
       chunks_.push_back(std::move(c));

@@ -8,8 +8,8 @@
 // (consume()), in batches of at least half the window, as hashicorp/yamux does.
 //
 // Memory follows the bytes, not the frames: received payloads are packed into chunks of
-// kRxChunk bytes (a larger payload gets a chunk of its own size), so a peer sending one-byte
-// frames makes a stream hold at most its window plus one chunk, as one sending whole windows.
+// kRxChunk bytes, so a stream holds at most its window plus two partly used chunks, whether the
+// peer sends one-byte frames or whole windows. An idle stream holds none.
 //
 // Half-closed streams are reaped: a stream we closed (FIN sent) whose peer never closes its
 // side would otherwise stay forever. At most maxHalfClosed such streams are kept (the oldest is
