@@ -404,10 +404,10 @@ Result<std::string> runCommand(const std::vector<std::string>& argv, int timeout
   return out;
 }
 
-std::vector<std::string> environWith(const std::string& entry) {
+std::vector<std::string> environWith(const std::vector<std::string>& entries) {
   std::vector<std::string> env;
   for (char** e = environ; e && *e; e++) env.emplace_back(*e);
-  env.push_back(entry);
+  env.insert(env.end(), entries.begin(), entries.end());
   return env;
 }
 

@@ -1,6 +1,7 @@
 // The guest console (where the agent logs) is a QEMU chardev socket: kata-proxy reads it,
 // re-logs each line with field source=agent and the sandbox id, and keeps the raw console in
-// the file named by $KATA_PROXY_CONSOLE_LOG, capped (lib/capped_file.h).
+// the file named by $KATA_PROXY_CONSOLE_LOG, capped (lib/capped_file.h). virtiofsd's stderr,
+// which the guest can fill too, comes as a pipe on fd 3 and goes to $KATA_PROXY_VIRTIOFSD_LOG.
 #pragma once
 
 #include <uv.h>
@@ -19,6 +20,10 @@ namespace kata::proxy {
 /// Environment variable naming the console log file (set by kata-runtime; its counterpart is
 /// vc::kProxyConsoleLogEnv). Unset: the console is only relayed to the proxy's log.
 inline constexpr const char* kConsoleLogEnv = "KATA_PROXY_CONSOLE_LOG";
+/// Environment variable naming virtiofsd's log file, whose bytes arrive on fd
+/// kVirtiofsdLogFd (vc::kProxyVirtiofsdLogEnv, vc::kProxyVirtiofsdLogFd).
+inline constexpr const char* kVirtiofsdLogEnv = "KATA_PROXY_VIRTIOFSD_LOG";
+inline constexpr int kVirtiofsdLogFd = 3;
 /// Longest console line relayed to the log as one line; longer ones are cut in pieces.
 inline constexpr size_t kMaxRelayedLine = 8 * 1024;
 
@@ -40,11 +45,16 @@ class LineSplitter {
   std::string partial_;
 };
 
-/// Reads the console socket on the loop, logs each line at info level and, with a `logPath`,
-/// appends the raw bytes there, keeping the file under `maxLogBytes`. Stops quietly at end of
-/// file (the VM went away; the agent channel reports that).
-class ConsoleWatcher {
+/// Pumps a byte stream the guest feeds (the console socket; virtiofsd's stderr pipe) on the
+/// loop into a log file kept under `maxLogBytes` and, with a `relaySource`, re-logs each line
+/// at info level with that source (the console: "agent"). Stops quietly at end of file (the
+/// VM or virtiofsd went away; the agent channel reports that).
+class LogPump {
  public:
+  /// `what` names the stream in messages ("console", "virtiofsd").
+  LogPump(std::string what, std::string relaySource)
+      : what_(std::move(what)), relaySource_(std::move(relaySource)) {}
+
   /// A `logPath` that cannot be opened (a symlink there is refused) is a warning only.
   Status start(uv_loop_t* loop, UniqueFd fd, const std::string& logPath = "",
                uint64_t maxLogBytes = kGuestLogMaxBytes);
@@ -52,6 +62,10 @@ class ConsoleWatcher {
 
  private:
   void onReadable();
+  void relay(std::string_view line) const;
+
+  std::string what_;
+  std::string relaySource_;
   UniqueFd fd_;
   uv::Poll poll_;
   LineSplitter splitter_;

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (const char* path = std::getenv(proxy::kConsoleLogEnv)) options->consoleLog = path;
+  if (const char* path = std::getenv(proxy::kVirtiofsdLogEnv)) options->virtiofsdLog = path;
   log::Options lo;
   lo.name = "kata-proxy";
   lo.source = "proxy";

@@ -186,6 +186,23 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
   return a;
 }
 
+namespace {
+
+std::string lastLines(const std::string& content, size_t maxLines) {
+  std::vector<std::string> lines;
+  std::istringstream in(content);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    lines.push_back(line);
+    if (lines.size() > maxLines) lines.erase(lines.begin());
+  }
+  return join(lines, "\n");
+}
+
+}  // namespace
+
 std::string tailOfFile(const std::string& path, size_t maxLines) {
   // Only the end of the file is read: a log may be large (console.log and proxy.log are
   // capped, but not small).
@@ -201,16 +218,15 @@ std::string tailOfFile(const std::string& path, size_t maxLines) {
   content.resize(size_t(n));
   // A partial first line (cut by the window) is not shown.
   if (start > 0) content.erase(0, std::min(content.size(), content.find('\n') + 1));
-  std::vector<std::string> lines;
-  std::istringstream in(content);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    lines.push_back(line);
-    if (lines.size() > maxLines) lines.erase(lines.begin());
-  }
-  return join(lines, "\n");
+  return lastLines(content, maxLines);
+}
+
+std::string tailOfPipe(int fd, size_t maxLines) {
+  std::string content(64 << 10, '\0');
+  ssize_t n = fd < 0 ? -1 : ::read(fd, content.data(), content.size());
+  if (n <= 0) return "";
+  content.resize(size_t(n));
+  return lastLines(content, maxLines);
 }
 
 Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths& paths,
@@ -245,8 +261,8 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths&
   return *pid;
 }
 
-Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
-                             const std::string& sharedDir) {
+Result<Virtiofsd> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
+                                 const std::string& sharedDir) {
   const std::string sock = paths.virtiofsSocket();
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -260,8 +276,11 @@ Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
   if (::chmod(sock.c_str(), 0600) != 0) return sysError("chmod " + sock);
   if (::listen(listener.get(), 1) != 0) return sysError("listen " + sock);
 
-  UniqueFd log(open(paths.virtiofsdLog().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!log) return sysError("create " + paths.virtiofsdLog());
+  int logPipe[2];
+  if (::pipe2(logPipe, O_CLOEXEC | O_NONBLOCK) != 0) return sysError("virtiofsd log pipe");
+  Virtiofsd started;
+  started.log.reset(logPipe[0]);
+  UniqueFd logWrite(logPipe[1]);  // closed once virtiofsd has it: its exit is the pipe's EOF
   SpawnOptions opts;
   // The socket is ours until QEMU connects; once this process drops its copy, a virtiofsd
   // that died at start leaves QEMU a refused connection, not a hang.
@@ -269,9 +288,10 @@ Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
                "cache=" + c.virtiofsCache, "-o", "sandbox=namespace"};
   opts.argv.insert(opts.argv.end(), c.virtiofsExtraArgs.begin(), c.virtiofsExtraArgs.end());
   opts.extraFds = {{listener.get(), 3}};
-  opts.stderrFd = log.get();
+  opts.stderrFd = logWrite.get();
   opts.setsid = true;
-  return ChildProcess::spawnDetached(opts);
+  KATA_ASSIGN_OR_RETURN(started.pid, ChildProcess::spawnDetached(opts));
+  return started;
 }
 
 void releaseBootFilePages(const ProcessRef& qemu, const std::string& kernel,

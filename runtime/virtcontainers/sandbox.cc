@@ -16,8 +16,9 @@ namespace {
 
 constexpr int kDestroyRpcTimeoutMs = 5000;
 
+// `virtiofsdLog`: the read end of virtiofsd's stderr, or -1.
 Result<pid_t> startProxy(const config::Config& config, const std::string& sid,
-                         const VmPaths& vm) {
+                         const VmPaths& vm, int virtiofsdLog) {
   SpawnOptions opts;
   opts.argv = {config.proxy.path,
                "-listen-socket",
@@ -32,8 +33,14 @@ Result<pid_t> startProxy(const config::Config& config, const std::string& sid,
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
   }
-  // Both files get guest text: kata-proxy keeps each under kGuestLogMaxBytes.
-  opts.env = environWith(std::string(kProxyConsoleLogEnv) + "=" + vm.consoleLog());
+  // These files get guest text (or text the guest can make virtiofsd print): kata-proxy
+  // writes them and keeps each under kGuestLogMaxBytes.
+  std::vector<std::string> env = {std::string(kProxyConsoleLogEnv) + "=" + vm.consoleLog()};
+  if (virtiofsdLog >= 0) {
+    env.push_back(std::string(kProxyVirtiofsdLogEnv) + "=" + vm.virtiofsdLog());
+    opts.extraFds.push_back({virtiofsdLog, kProxyVirtiofsdLogFd});
+  }
+  opts.env = environWith(env);
   const std::string logPath = vm.proxyLog();
   UniqueFd log(open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!log) return sysError("create " + logPath);
@@ -176,9 +183,11 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   s.agentUrl = "unix://" + StorePaths::proxySocket(sid);
   s.created = log::timestamp();
 
+  UniqueFd virtiofsdLog;
   if (vm.sharedFs == "virtio-fs") {
-    KATA_ASSIGN_OR_RETURN(pid_t fsPid, startVirtiofsd(vm, paths, shared::exportDir(sid)));
-    if (auto ref = ProcessRef::of(fsPid); ref.ok()) s.virtiofsd = *ref;
+    KATA_ASSIGN_OR_RETURN(Virtiofsd fs, startVirtiofsd(vm, paths, shared::exportDir(sid)));
+    if (auto ref = ProcessRef::of(fs.pid); ref.ok()) s.virtiofsd = *ref;
+    virtiofsdLog = std::move(fs.log);
     undo.add([p = s.virtiofsd] { (void)p.terminate(1000); });
   }
 
@@ -202,9 +211,9 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   log::info("starting VM", {{"sandbox", sid}, {"accelerator", vm.accelerator}});
   auto started = startQemu(sid, vm, paths, shared::exportDir(sid), tapFds);
   taps.clear();  // QEMU holds them now; a tap disappears when QEMU exits
-  // QEMU could not reach virtiofsd's socket: virtiofsd's own log says why.
+  // QEMU could not reach virtiofsd's socket: virtiofsd's own messages say why.
   if (!started.ok() && started.error().message.find(paths.virtiofsSocket()) != std::string::npos) {
-    std::string fsLog = oneLine(tailOfFile(paths.virtiofsdLog(), 3));
+    std::string fsLog = oneLine(tailOfPipe(virtiofsdLog.get(), 3));
     if (!fsLog.empty()) return makeError(started.error().message + "; virtiofsd: " + fsLog);
   }
   KATA_ASSIGN_OR_RETURN(pid_t qemuPid, std::move(started));
@@ -215,7 +224,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   s.qemu = *qemuRef;
   undo.add([q = s.qemu, paths] { (void)stopQemu(q, paths, 0); });
 
-  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths));
+  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get()));
   if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
   undo.add([p = s.proxy] { (void)p.terminate(1000); });
   // Saved before the agent answers so that `delete --force` finds the processes even when

@@ -2,6 +2,7 @@
 // agent behind QEMU's chardev socket.
 #include <signal.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +93,8 @@ TEST_GROUP(ProxyComponent) {
   void teardown() override {
     ::unlink(listenPath.c_str());
     ::unlink(stderrPath.c_str());
+    ::unlink((dir + "/console.log").c_str());
+    ::unlink((dir + "/virtiofsd.log").c_str());
     ::rmdir(dir.c_str());
   }
 
@@ -376,6 +379,42 @@ TEST(ProxyComponent, ConsoleFloodKeepsLogsBoundedWithTheNewestLines) {
     pos = nl + 1;
   }
   CHECK(longest < proxy::kMaxRelayedLine + 512);
+}
+
+// virtiofsd's stderr, which a guest can fill with one error line per malformed request,
+// reaches the proxy as a pipe on fd 3 and is kept in a capped file.
+TEST(ProxyComponent, VirtiofsdPipeIsKeptInACappedFile) {
+  const std::string fsLog = dir + "/virtiofsd.log";
+  int p[2];
+  CHECK(pipe2(p, O_CLOEXEC) == 0);
+  UniqueFd readEnd(p[0]), writeEnd(p[1]);
+  FakeAgent agent(dir, FakeAgent::Mode::Serve, echoService);
+  agent.listen();
+  ProxyProcess proxy(KATA_PROXY_BIN, args(agent), stderrPath,
+                     {"KATA_PROXY_VIRTIOFSD_LOG=" + fsLog}, readEnd.get());
+  readEnd.reset();
+  std::string chunk;
+  for (int i = 0; i < 40000; i++) {  // 3 MB
+    chunk += "[ERROR virtiofsd] fv_queue_worker: skip failed " + std::to_string(i) + "\n";
+    if (chunk.size() > 64 * 1024) {
+      CHECK(writeAll(writeEnd.get(), chunk.data(), chunk.size()));
+      chunk.clear();
+    }
+  }
+  std::string last = "the last virtiofsd line\n";
+  CHECK(writeAll(writeEnd.get(), last.data(), last.size()));
+  writeEnd.reset();  // virtiofsd exits
+  for (int i = 0; i < 3000 && readFile(fsLog).find("the last virtiofsd line") == std::string::npos;
+       i++)
+    sleepMs(10);
+  std::string text = readFile(fsLog);
+  CHECK(text.size() <= kGuestLogMaxBytes);
+  CHECK(text.size() >= kGuestLogMaxBytes / 4);
+  STRCMP_CONTAINS("older bytes dropped", text.c_str());
+  CHECK(text.size() > last.size() && text.substr(text.size() - last.size()) == last);
+  CHECK(proxy.running());  // the end of virtiofsd's stderr is not the end of the proxy
+  // The file is the proxy's only: virtiofsd's lines are not relayed to its log.
+  CHECK(log().find("skip failed") == std::string::npos);
 }
 
 TEST(ProxyComponent, WaitsForAMuxSocketThatAppearsLate) {

@@ -53,6 +53,7 @@ bool writeAll(int fd, const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
     ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK) n = ::write(fd, p, size);  // a pipe
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     p += n;
@@ -223,7 +224,7 @@ void FakeAgent::onMuxConnection() {
 
 ProxyProcess::ProxyProcess(const std::string& binary, const std::vector<std::string>& args,
                            const std::string& stderrPath,
-                           const std::vector<std::string>& extraEnv) {
+                           const std::vector<std::string>& extraEnv, int fd3) {
   std::vector<std::string> env = extraEnv;
   for (char** e = environ; *e; e++) env.emplace_back(*e);
   std::vector<char*> cenv;
@@ -237,6 +238,9 @@ ProxyProcess::ProxyProcess(const std::string& binary, const std::vector<std::str
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 2, stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  // dup2 onto itself would keep FD_CLOEXEC: give the child a copy from above 3.
+  UniqueFd high(fd3 >= 0 ? fcntl(fd3, F_DUPFD_CLOEXEC, 10) : -1);
+  if (high) posix_spawn_file_actions_adddup2(&fa, high.get(), 3);
   if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, cargv.data(), cenv.data()) != 0) pid_ = -1;
   posix_spawn_file_actions_destroy(&fa);
 }
