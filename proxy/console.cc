@@ -95,8 +95,7 @@ void LogPump::onReadable() {
   if (log_.attached()) {
     Status st = log_.append({buf, static_cast<size_t>(n)});
     if (!st.ok()) {
-      log::warn(what_ + " log write failed: no more of it is kept",
-                {{"error", st.error().str()}});
+      log::warn(what_ + " log write failed: no more of it is kept", {{"error", st.error().str()}});
       log_ = CappedFile();
       logFd_.reset();
     }

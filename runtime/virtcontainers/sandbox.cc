@@ -17,8 +17,8 @@ namespace {
 constexpr int kDestroyRpcTimeoutMs = 5000;
 
 // `virtiofsdLog`: the read end of virtiofsd's stderr, or -1.
-Result<pid_t> startProxy(const config::Config& config, const std::string& sid,
-                         const VmPaths& vm, int virtiofsdLog) {
+Result<pid_t> startProxy(const config::Config& config, const std::string& sid, const VmPaths& vm,
+                         int virtiofsdLog) {
   SpawnOptions opts;
   opts.argv = {config.proxy.path,
                "-listen-socket",

@@ -1,8 +1,8 @@
 // The real kata-proxy binary against a yamux server in the test standing in for the guest
 // agent behind QEMU's chardev socket.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -390,8 +390,8 @@ TEST(ProxyComponent, VirtiofsdPipeIsKeptInACappedFile) {
   UniqueFd readEnd(p[0]), writeEnd(p[1]);
   FakeAgent agent(dir, FakeAgent::Mode::Serve, echoService);
   agent.listen();
-  ProxyProcess proxy(KATA_PROXY_BIN, args(agent), stderrPath,
-                     {"KATA_PROXY_VIRTIOFSD_LOG=" + fsLog}, readEnd.get());
+  ProxyProcess proxy(KATA_PROXY_BIN, args(agent), stderrPath, {"KATA_PROXY_VIRTIOFSD_LOG=" + fsLog},
+                     readEnd.get());
   readEnd.reset();
   std::string chunk;
   for (int i = 0; i < 40000; i++) {  // 3 MB

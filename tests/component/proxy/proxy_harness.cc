@@ -223,8 +223,8 @@ void FakeAgent::onMuxConnection() {
 // ---- ProxyProcess --------------------------------------------------------------------------
 
 ProxyProcess::ProxyProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::string& stderrPath,
-                           const std::vector<std::string>& extraEnv, int fd3) {
+                           const std::string& stderrPath, const std::vector<std::string>& extraEnv,
+                           int fd3) {
   std::vector<std::string> env = extraEnv;
   for (char** e = environ; *e; e++) env.emplace_back(*e);
   std::vector<char*> cenv;
