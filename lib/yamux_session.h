@@ -64,7 +64,7 @@ struct SessionConfig {
 };
 
 /// Received payloads are packed into chunks of this size (see the file comment).
-inline constexpr size_t kRxChunk = 16 * 1024;
+inline constexpr size_t kRxChunk = 64 * 1024;
 
 /// Peer stream ids skipped by a reordered SYN that may still be opened. hashicorp/yamux keeps
 /// at most AcceptBacklog (256 by default) SYNs in flight, which bounds how far they reorder.

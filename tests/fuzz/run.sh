@@ -35,14 +35,17 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$artifacts"
   rm -f "$artifacts"/*  # an earlier run's finds are in the committed corpus already
   before=$(children_cpu)
-  nice -n 10 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "$seeds" > "$log" 2>&1
+  # At nice 10 on a busy machine a unit can wait seconds for a CPU: timeouts are generous, and
+  # libFuzzer's "slow unit" files are noise, not finds.
+  nice -n 10 "$bin" -max_total_time="$seconds" -timeout=30 -report_slow_units=60 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "$seeds" \
+    > "$log" 2>&1
   rc=$?
   after=$(children_cpu)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
   execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$')
   found=""
-  for a in "$artifacts"/*; do
+  for a in "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/oom-* "$artifacts"/timeout-*; do
     [ -e "$a" ] || continue
     name=$(basename "$a")
     if [ ! -e "$seeds/$name" ]; then
