@@ -111,7 +111,7 @@ int runAgent(const AgentOptions& options) {
   clock.step("reaper");
 
   UniqueFd powerOffRequest(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  Sandbox sandbox(reaper, isInit);
+  Sandbox sandbox(reaper, isInit, isInit ? options.modulesList : "");
   GuestServiceOptions guest;
   guest.guestMode = isInit;
   if (!options.sysfsRoot.empty()) {

@@ -14,6 +14,7 @@
 #include "lib/container_id.h"
 #include "lib/log.h"
 #include "lib/unique_fd.h"
+#include "protocols/agent_wire.h"
 
 namespace kata::agent {
 
@@ -35,13 +36,19 @@ CancelCheck cancelOf(::grpc::ServerContext* ctx) {
                         std::string(rpc) + ": tracing is not supported (agent built without it)");
 }
 
+// The process an exec id names in a container ("" or the init's exec id: the init).
+Result<std::shared_ptr<Process>> processOf(const Container& c, const std::string& execId) {
+  if (!execId.empty()) KATA_TRY_CTX(validateContainerId(execId), "exec id");
+  return c.process(execId);
+}
+
 }  // namespace
 
-Result<std::shared_ptr<Process>> AgentService::findProcess(const std::string& containerId,
-                                                           const std::string& execId) {
+Result<AgentService::Found> AgentService::findProcess(const std::string& containerId,
+                                                      const std::string& execId) {
   KATA_ASSIGN_OR_RETURN(auto c, sandbox_.container(containerId));
-  if (!execId.empty()) KATA_TRY_CTX(validateContainerId(execId), "exec id");
-  return c->process(execId);
+  KATA_ASSIGN_OR_RETURN(auto p, processOf(*c, execId));
+  return Found{std::move(c), std::move(p)};
 }
 
 ::grpc::Status AgentService::CreateContainer(Ctx*, const ::grpc::CreateContainerRequest* req,
@@ -84,23 +91,37 @@ Result<std::shared_ptr<Process>> AgentService::findProcess(const std::string& co
     return invalid("signal " + std::to_string(req->signal()) + " is out of range");
   }
   int signal = static_cast<int>(req->signal());
-  if (req->exec_id().empty()) {
-    // As the Kata 1.x agent: no exec id means every process of the container (kill --all).
-    auto c = sandbox_.container(req->container_id());
-    if (!c.ok()) return toGrpcStatus(c.error());
-    return toGrpcStatus((*c)->signalAll(signal));
+  auto c = sandbox_.container(req->container_id());
+  if (!c.ok()) {
+    // As upstream's agent, which wraps the lookup error: "could not signal".
+    if (c.error().code != ENOENT) return toGrpcStatus(c.error());
+    return ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION,
+                          "could not signal process: " + c.error().str());
   }
-  auto p = findProcess(req->container_id(), req->exec_id());
+  if ((*c)->state() == ContainerState::Stopped) {
+    // As upstream's agent: once the init has exited, a signal (often a shim forwarding one
+    // after the fact) has nobody to reach, and that is not the caller's error.
+    log::info("signal dropped: the container has stopped",
+              {{"container", req->container_id()}, {"signal", std::to_string(signal)}});
+    return ::grpc::Status::OK;
+  }
+  // As the Kata 1.x agent: no exec id means every process of the container (kill --all).
+  if (req->exec_id().empty()) return toGrpcStatus((*c)->signalAll(signal));
+  auto p = processOf(**c, req->exec_id());
   if (!p.ok()) return toGrpcStatus(p.error());
   return toGrpcStatus((*p)->signal(signal));
 }
 
 ::grpc::Status AgentService::WaitProcess(Ctx* ctx, const ::grpc::WaitProcessRequest* req,
                                          ::grpc::WaitProcessResponse* resp) {
-  auto p = findProcess(req->container_id(), req->exec_id());
-  if (!p.ok()) return toGrpcStatus(p.error());
-  auto code = (*p)->waitExit(cancelOf(ctx));
-  if (!code) return ::grpc::Status(::grpc::StatusCode::CANCELLED, "wait cancelled");
+  auto found = findProcess(req->container_id(), req->exec_id());
+  if (!found.ok()) return toGrpcStatus(found.error());
+  auto cancelled = cancelOf(ctx);
+  auto code = found->process->waitExit(cancelled);
+  // A caller that gave up never gets the status: it is not collected.
+  if (!code || cancelled()) return ::grpc::Status(::grpc::StatusCode::CANCELLED, "wait cancelled");
+  found->process->markWaited();
+  found->container->forgetIfFinished(found->process);
   resp->set_status(*code);
   return ::grpc::Status::OK;
 }
@@ -167,9 +188,9 @@ Result<std::shared_ptr<Process>> AgentService::findProcess(const std::string& co
 
 ::grpc::Status AgentService::WriteStdin(Ctx* ctx, const ::grpc::WriteStreamRequest* req,
                                         ::grpc::WriteStreamResponse* resp) {
-  auto p = findProcess(req->container_id(), req->exec_id());
-  if (!p.ok()) return toGrpcStatus(p.error());
-  auto n = (*p)->stdinStream()->write(req->data(), cancelOf(ctx));
+  auto found = findProcess(req->container_id(), req->exec_id());
+  if (!found.ok()) return toGrpcStatus(found.error());
+  auto n = found->process->stdinStream()->write(req->data(), cancelOf(ctx));
   if (!n.ok()) return toGrpcStatus(n.error());
   resp->set_len(static_cast<uint32_t>(*n));
   return ::grpc::Status::OK;
@@ -177,15 +198,18 @@ Result<std::shared_ptr<Process>> AgentService::findProcess(const std::string& co
 
 ::grpc::Status AgentService::readStream(Ctx* ctx, const ::grpc::ReadStreamRequest* req,
                                         ::grpc::ReadStreamResponse* resp, bool stderrStream) {
-  auto p = findProcess(req->container_id(), req->exec_id());
-  if (!p.ok()) return toGrpcStatus(p.error());
-  OutputStream* stream = stderrStream ? (*p)->stderrStream() : (*p)->stdoutStream();
-  if (!stream) return ::grpc::Status::OK;  // a terminal has no separate stderr: EOF
+  auto found = findProcess(req->container_id(), req->exec_id());
+  if (!found.ok()) return toGrpcStatus(found.error());
+  auto& p = found->process;
+  OutputStream* stream = stderrStream ? p->stderrStream() : p->stdoutStream();
+  if (!stream) return wire::endOfStream();  // a terminal has no separate stderr
   size_t len = req->len() == 0 ? kDefaultReadChunk : std::min<size_t>(req->len(), kMaxReadChunk);
   auto cancelled = cancelOf(ctx);
   std::string data = stream->read(len, cancelled);
-  if (data.empty() && cancelled()) {
-    return ::grpc::Status(::grpc::StatusCode::CANCELLED, "read cancelled");
+  if (data.empty()) {
+    if (cancelled()) return ::grpc::Status(::grpc::StatusCode::CANCELLED, "read cancelled");
+    found->container->forgetIfFinished(p);
+    return wire::endOfStream();
   }
   resp->set_data(std::move(data));
   return ::grpc::Status::OK;
@@ -202,20 +226,21 @@ Result<std::shared_ptr<Process>> AgentService::findProcess(const std::string& co
 }
 
 ::grpc::Status AgentService::CloseStdin(Ctx*, const ::grpc::CloseStdinRequest* req, Empty*) {
-  auto p = findProcess(req->container_id(), req->exec_id());
-  if (!p.ok()) return toGrpcStatus(p.error());
-  return toGrpcStatus((*p)->stdinStream()->close());
+  auto found = findProcess(req->container_id(), req->exec_id());
+  if (!found.ok()) return toGrpcStatus(found.error());
+  return toGrpcStatus(found->process->stdinStream()->close());
 }
 
 ::grpc::Status AgentService::TtyWinResize(Ctx*, const ::grpc::TtyWinResizeRequest* req, Empty*) {
-  auto p = findProcess(req->container_id(), req->exec_id());
-  if (!p.ok()) return toGrpcStatus(p.error());
-  if ((*p)->ptyMaster() < 0) {
+  auto found = findProcess(req->container_id(), req->exec_id());
+  if (!found.ok()) return toGrpcStatus(found.error());
+  int master = found->process->ptyMaster();
+  if (master < 0) {
     return ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION,
                           "process has no terminal to resize");
   }
   if (req->row() > 0xffff || req->column() > 0xffff) return invalid("terminal size out of range");
-  return toGrpcStatus(resizeTerminal((*p)->ptyMaster(), req->row(), req->column()));
+  return toGrpcStatus(resizeTerminal(master, req->row(), req->column()));
 }
 
 ::grpc::Status AgentService::networkChangeAllowed(const char* rpc) const {

@@ -2,8 +2,11 @@
 // request is untrusted: ids, paths and sizes are checked and a bad request gets a gRPC error
 // with a one-line message, never a crash.
 //
-// ReadStdout/ReadStderr: block until data is available; at most min(len, 1 MiB) bytes per
-// reply (32 KiB when len is 0). A reply with empty data and status OK means EOF.
+// Process calls answer as upstream's agent does (agent/README.md, "Behaviour the other
+// components rely on"): ReadStdout/ReadStderr block until data is available, at most
+// min(len, 1 MiB) bytes per reply (32 KiB when len is 0), and end with UNKNOWN "EOF"
+// (protocols/agent_wire.h); a process is forgotten once WaitProcess returned its status and its
+// output was read; a signal to a stopped container is dropped.
 #pragma once
 
 #include <functional>
@@ -69,8 +72,11 @@ class AgentService final : public ::grpc::AgentService::Service {
   ::grpc::Status GetOOMEvent(Ctx*, const ::grpc::GetOOMEventRequest*, ::grpc::OOMEvent*) override;
 
  private:
-  Result<std::shared_ptr<Process>> findProcess(const std::string& containerId,
-                                               const std::string& execId);
+  struct Found {
+    std::shared_ptr<Container> container;
+    std::shared_ptr<Process> process;
+  };
+  Result<Found> findProcess(const std::string& containerId, const std::string& execId);
   ::grpc::Status readStream(Ctx* ctx, const ::grpc::ReadStreamRequest* req,
                             ::grpc::ReadStreamResponse* resp, bool stderrStream);
   /// Network changes in host test mode only happen in a scratch network namespace.

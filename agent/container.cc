@@ -159,13 +159,24 @@ Result<std::shared_ptr<Process>> Container::exec(const grpc::ExecProcessRequest&
 
 Result<std::shared_ptr<Process>> Container::process(const std::string& execId) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (execId.empty() || execId == initExecId_) return init_;
-  auto it = execs_.find(execId);
-  if (it == execs_.end()) {
+  std::shared_ptr<Process> p;
+  if (execId.empty() || execId == initExecId_) {
+    p = init_;
+  } else if (auto it = execs_.find(execId); it != execs_.end()) {
+    p = it->second;
+  }
+  if (!p || p->finished()) {
     return makeError("process " + execId.substr(0, 256) + " not found in container " + id(),
                      ENOENT);
   }
-  return it->second;
+  return p;
+}
+
+void Container::forgetIfFinished(const std::shared_ptr<Process>& p) {
+  if (!p->finished()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = execs_.find(p->execId());
+  if (it != execs_.end() && it->second == p) execs_.erase(it);
 }
 
 Status Container::signalAll(int signal) const {

@@ -45,8 +45,11 @@ class Container {
   Status start();
   /// Starts an exec'd process; the exec id must be new in this container.
   Result<std::shared_ptr<Process>> exec(const grpc::ExecProcessRequest& req);
-  /// "" or the init's exec id: the init; otherwise an exec'd process.
+  /// "" or the init's exec id: the init; otherwise an exec'd process. ENOENT for an unknown
+  /// exec id and for a process that is finished (Process::finished()).
   Result<std::shared_ptr<Process>> process(const std::string& execId) const;
+  /// Drops an exec'd process once it is finished (no-op otherwise); the init stays, unlisted.
+  void forgetIfFinished(const std::shared_ptr<Process>& p);
   std::shared_ptr<Process> init() const { return init_; }
   /// Sends `signal` to every process of the container (its cgroup's, plus the init and the
   /// exec'd processes). ESRCH when none is left.

@@ -243,8 +243,10 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
     if (flag == CLONE_NEWUTS && n.path.empty()) newUts = true;
     c.namespaces.push_back(std::move(n));
   }
-  if (!seen.count(CLONE_NEWPID) && req.sandbox_pidns() && !ctx.sharedPidNs.empty()) {
-    c.namespaces.push_back({CLONE_NEWPID, ctx.sharedPidNs});
+  if (!seen.count(CLONE_NEWPID)) {
+    // Upstream's runtime removes the pid namespace from the spec and upstream's agent always
+    // gives the container one (new, or the sandbox's): never the agent's own.
+    c.namespaces.push_back({CLONE_NEWPID, req.sandbox_pidns() ? ctx.sharedPidNs : ""});
   }
   if (!seen.count(CLONE_NEWNS)) {
     // The container's mounts and pivot_root must never touch the agent's own view.

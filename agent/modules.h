@@ -24,4 +24,17 @@ Result<std::vector<ModuleEntry>> parseModuleList(std::string_view text);
 /// loaded; an error only when the list itself is unreadable or malformed.
 Result<size_t> loadModules(const std::string& listPath);
 
+/// A module CreateSandbox asks for ([agent.kata] kernel_modules): upstream's agent runs
+/// `modprobe name params...`.
+struct RequestedModule {
+  std::string name;
+  std::vector<std::string> params;
+};
+
+/// Makes sure each module is in the kernel: present under `sysModuleDir` (loaded, or built in)
+/// is enough; otherwise the module of that name (dashes and underscores alike) in the list file
+/// is loaded with the requested parameters. ENOENT naming the module when the guest has none.
+Status requireModules(const std::vector<RequestedModule>& modules, const std::string& listPath,
+                      const std::string& sysModuleDir = "/sys/module");
+
 }  // namespace kata::agent

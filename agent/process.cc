@@ -27,21 +27,34 @@ void Process::setPid(pid_t pid) {
 }
 
 void Process::attachStdio(StdioPair& stdio) {
+  std::unique_ptr<OutputStream> out, err;
+  std::unique_ptr<InputStream> in;
+  UniqueFd master;
   if (stdio.terminal) {
-    ptyMaster_ = std::move(stdio.ptyMaster);
-    stdout_ = std::make_unique<OutputStream>(
-        UniqueFd(::fcntl(ptyMaster_.get(), F_DUPFD_CLOEXEC, 0)), true);
-    stdin_ = std::make_unique<InputStream>(UniqueFd(::fcntl(ptyMaster_.get(), F_DUPFD_CLOEXEC, 0)),
-                                           true);
+    master = std::move(stdio.ptyMaster);
+    out = std::make_unique<OutputStream>(UniqueFd(::fcntl(master.get(), F_DUPFD_CLOEXEC, 0)), true);
+    in = std::make_unique<InputStream>(UniqueFd(::fcntl(master.get(), F_DUPFD_CLOEXEC, 0)), true);
   } else {
-    stdout_ = std::make_unique<OutputStream>(std::move(stdio.stdoutRead), false);
-    stderr_ = std::make_unique<OutputStream>(std::move(stdio.stderrRead), false);
-    stdin_ = std::make_unique<InputStream>(std::move(stdio.stdinWrite), false);
+    out = std::make_unique<OutputStream>(std::move(stdio.stdoutRead), false);
+    err = std::make_unique<OutputStream>(std::move(stdio.stderrRead), false);
+    in = std::make_unique<InputStream>(std::move(stdio.stdinWrite), false);
   }
   // The child's side lives on in the child only: our copies would keep EOF from ever coming.
   stdio.childIn.reset();
   stdio.childOut.reset();
   stdio.childErr.reset();
+  // Under the lock: the reaper may report the exit (markExited) at any moment.
+  std::lock_guard<std::mutex> lock(mu_);
+  ptyMaster_ = std::move(master);
+  stdout_ = std::move(out);
+  stderr_ = std::move(err);
+  stdin_ = std::move(in);
+  if (exited_) outputGraceStarts();  // it died before its stdio was attached
+}
+
+void Process::outputGraceStarts() {
+  if (stdout_) stdout_->processExited(kOutputGrace);
+  if (stderr_) stderr_->processExited(kOutputGrace);
 }
 
 void Process::markExited(int waitStatus) {
@@ -49,6 +62,7 @@ void Process::markExited(int waitStatus) {
     std::lock_guard<std::mutex> lock(mu_);
     exited_ = true;
     exitCode_ = exitCodeOf(waitStatus);
+    outputGraceStarts();
   }
   exitCv_.notify_all();
 }
@@ -83,6 +97,19 @@ Status Process::signal(int sig) {
   if (exited_ || pid_ <= 0) return makeError("process has exited", ESRCH);
   if (::kill(pid_, sig) != 0) return sysError("kill");
   return okStatus();
+}
+
+void Process::markWaited() {
+  std::lock_guard<std::mutex> lock(mu_);
+  waited_ = true;
+}
+
+bool Process::finished() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!waited_) return false;
+  }
+  return (!stdout_ || stdout_->drained()) && (!stderr_ || stderr_->drained());
 }
 
 void Process::stopStdio() {

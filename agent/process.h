@@ -1,10 +1,13 @@
 // One process of a container (its init or an exec'd one), agent side: pid, stdio streams and
-// exit status. The status is kept until the container is removed, so WaitProcess may be called
-// before or after the exit, by any number of callers.
+// exit status. As with upstream's agent, a process is forgotten once WaitProcess has returned its
+// status; we wait for its output to be drained as well, so a caller that waits before it reads
+// loses nothing (upstream's closes the output then). Until then WaitProcess may be called before
+// or after the exit, by any number of callers.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -18,6 +21,9 @@ namespace kata::agent {
 
 class Process {
  public:
+  /// How long output may stay open after the process exited (a background child holding it).
+  static constexpr std::chrono::milliseconds kOutputGrace{5000};
+
   Process(std::string execId, bool terminal) : execId_(std::move(execId)), terminal_(terminal) {}
   ~Process();
 
@@ -45,16 +51,24 @@ class Process {
   bool waitExitFor(int ms);
   /// Sends a signal; ESRCH error once the process has exited.
   Status signal(int sig);
+  /// WaitProcess returned the status to a caller.
+  void markWaited();
+  /// Its status was returned and its output read to the end: nothing is left to ask for.
+  bool finished() const;
   /// Stops the stdio pumps and wakes blocked writers.
   void stopStdio();
 
  private:
+  /// Starts the output streams' grace period (mu_ held).
+  void outputGraceStarts();
+
   const std::string execId_;
   const bool terminal_;
   mutable std::mutex mu_;
   std::condition_variable exitCv_;
   pid_t pid_ = -1;
   bool exited_ = false;
+  bool waited_ = false;
   int exitCode_ = 0;
   std::unique_ptr<OutputStream> stdout_, stderr_;
   std::unique_ptr<InputStream> stdin_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/modules.h"
 #include "lib/container_id.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
@@ -40,6 +41,13 @@ Status Sandbox::create(const grpc::CreateSandboxRequest& req) {
     dns.push_back(d);
   }
   if (req.storages_size() > 64) return makeError("too many storages", EINVAL);
+  if (req.kernel_modules_size() > 64) return makeError("too many kernel modules", EINVAL);
+  // Before the storages, which may need them (9p): upstream's agent modprobes them here.
+  std::vector<RequestedModule> modules;
+  for (const auto& m : req.kernel_modules()) {
+    modules.push_back({m.name(), {m.parameters().begin(), m.parameters().end()}});
+  }
+  KATA_TRY(requireModules(modules, modulesList_));
   std::vector<MountedStorage> storages;
   for (const auto& s : req.storages()) {
     KATA_ASSIGN_OR_RETURN(auto m, mountStorage(s));

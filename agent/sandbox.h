@@ -28,7 +28,10 @@ class Sandbox {
  public:
   /// `guestMode`: the agent is the VM's init and owns the whole guest (hostname, resolv.conf,
   /// sysctls). Off in host test mode, where only container-private state is touched.
-  Sandbox(Reaper& reaper, bool guestMode) : reaper_(reaper), guestMode_(guestMode) {}
+  /// `modulesList`: where the kernel modules CreateSandbox asks for are found ("": only
+  /// modules already in the kernel are accepted, as in host test mode).
+  Sandbox(Reaper& reaper, bool guestMode, std::string modulesList = "")
+      : reaper_(reaper), guestMode_(guestMode), modulesList_(std::move(modulesList)) {}
   ~Sandbox();
 
   bool guestMode() const { return guestMode_; }
@@ -51,6 +54,7 @@ class Sandbox {
  private:
   Reaper& reaper_;
   const bool guestMode_;
+  const std::string modulesList_;
   mutable std::mutex mu_;
   bool created_ = false;
   std::string id_;

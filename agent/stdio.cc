@@ -70,9 +70,19 @@ void OutputStream::stop() {
   dataCv_.notify_all();
 }
 
+void OutputStream::processExited(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (exitDeadline_) return;
+    exitDeadline_ = std::chrono::steady_clock::now() + grace;
+  }
+  signalEventFd(stopFd_.get());  // the pump recomputes its poll timeout
+}
+
 void OutputStream::pump() {
   for (;;) {
     std::pair<char*, size_t> room;
+    int timeoutMs = -1;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Backpressure: while the buffer is full we stop reading, the pipe fills up and the
@@ -80,13 +90,26 @@ void OutputStream::pump() {
       spaceCv_.wait(lock, [&] { return stopped_ || buffer_.space() > 0; });
       if (stopped_) break;
       room = buffer_.tailSpace();
+      if (exitDeadline_) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            *exitDeadline_ - std::chrono::steady_clock::now());
+        timeoutMs = static_cast<int>(std::max<int64_t>(0, left.count()));
+      }
     }
     pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {stopFd_.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    int ready = ::poll(fds, 2, timeoutMs);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[1].revents) break;
+    // The process exited a grace period ago and nothing is left to read: whoever still holds
+    // the other end (a background child) keeps it from us.
+    if (ready == 0) break;
+    if (fds[1].revents) {
+      uint64_t count;
+      (void)!::read(stopFd_.get(), &count, sizeof count);
+      continue;  // stop() or processExited(): re-checked under the lock above
+    }
     // Straight into the buffer: under emulation every copy of the output counts.
     ssize_t n = ::read(fd_.get(), room.first, room.second);
     if (n > 0) {
@@ -113,6 +136,10 @@ std::string OutputStream::read(size_t maxLen, const CancelCheck& cancelled) {
   }
   // A caller that gave up while waiting must not take data that nobody will receive.
   if (cancelled && cancelled()) return out;
+  if (buffer_.size() == 0) {
+    endReported_ = true;  // eof_: this empty answer tells the reader the stream ended
+    return out;
+  }
   out.reserve(std::min(maxLen, buffer_.size()));
   buffer_.pop(out, maxLen);
   spaceCv_.notify_all();
@@ -121,7 +148,7 @@ std::string OutputStream::read(size_t maxLen, const CancelCheck& cancelled) {
 
 bool OutputStream::drained() {
   std::lock_guard<std::mutex> lock(mu_);
-  return eof_ && buffer_.size() == 0;
+  return endReported_;
 }
 
 InputStream::InputStream(UniqueFd fd, bool isTty) : fd_(std::move(fd)), isTty_(isTty) {
@@ -137,7 +164,8 @@ Result<size_t> InputStream::write(const std::string& data, const CancelCheck& ca
   UniqueFd fd;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || !fd_) return makeError("stdin is closed", EPIPE);
+    // As upstream's agent: input after CloseStdin is accepted and dropped (0 bytes written).
+    if (closed_ || !fd_) return size_t{0};
     // A private duplicate lets CloseStdin close the original while this write is blocked; the
     // process sees EOF once this write finishes.
     fd.reset(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));

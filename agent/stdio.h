@@ -1,21 +1,24 @@
 // Stdio of container processes, agent side. Output of a process is pumped from its pipe (or pty
 // master) into a bounded buffer that ReadStdout/ReadStderr drain; when the buffer is full the
 // pump stops reading, so the process blocks in write() instead of losing data, and memory stays
-// bounded. Data read before the process exited stays until it is read; then reads return EOF.
-//
-// EOF convention of the agent API: a ReadStdout/ReadStderr reply with empty data and status OK
-// means end of stream (the process side is closed and everything was read).
+// bounded. Data read before the process exited stays until it is read; then reads return EOF
+// (on the wire: protocols/agent_wire.h). A stream ends when every writer has closed it, or, once
+// the process has exited, when a grace period has passed and nothing is left to read: a
+// background child that keeps the pipe open must not hold the process's shim (and its caller)
+// for ever.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lib/result.h"
@@ -63,7 +66,10 @@ class OutputStream {
   std::string read(size_t maxLen, const CancelCheck& cancelled);
   /// Stops the pump (pending data can still be read, then EOF).
   void stop();
-  /// True once the process side is closed and everything was read.
+  /// The process has exited: the stream ends `grace` from now at the latest, as soon as the
+  /// pipe (or pty) has nothing left to read, even if a child of the process still holds it.
+  void processExited(std::chrono::milliseconds grace);
+  /// True once a reader has been told that the stream ended (everything was read).
   bool drained();
 
  private:
@@ -77,7 +83,9 @@ class OutputStream {
   std::condition_variable spaceCv_;
   RingBuffer buffer_;
   bool eof_ = false;
+  bool endReported_ = false;
   bool stopped_ = false;
+  std::optional<std::chrono::steady_clock::time_point> exitDeadline_;
   std::thread thread_;
 };
 
@@ -89,7 +97,7 @@ class InputStream {
   ~InputStream();
 
   /// Writes all of `data` unless the process side goes away or the call is cancelled; returns
-  /// how many bytes were written.
+  /// how many bytes were written (0 once stdin was closed: the input is dropped).
   Result<size_t> write(const std::string& data, const CancelCheck& cancelled);
   /// Closes stdin: EOF for a pipe; for a terminal the EOF character (^D) is sent instead,
   /// since a pty has no half-close.

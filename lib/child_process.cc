@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 
 #include "lib/fs_util.h"
 #include "lib/monotonic_clock.h"
+#include "lib/seccomp_bpf.h"
 #include "lib/unique_fd.h"
 
 extern char** environ;
@@ -32,8 +34,10 @@ struct ChildFailure {
   int stage;  // index into kStageNames
   int err;    // errno
 };
-constexpr const char* kStageNames[] = {"exec", "set up stdio", "chdir", "setsid", "open /dev/null"};
-enum Stage { kExec = 0, kStdio, kChdir, kSetsid, kDevNull };
+constexpr const char* kStageNames[] = {"exec",           "set up stdio",   "chdir",
+                                       "setsid",         "open /dev/null", "drop capability",
+                                       "install seccomp"};
+enum Stage { kExec = 0, kStdio, kChdir, kSetsid, kDevNull, kCapability, kSeccomp };
 
 // Everything the child needs, prepared before fork: between fork and exec a multithreaded
 // parent's child may only make async-signal-safe calls, so nothing there allocates.
@@ -47,6 +51,8 @@ struct Prepared {
   int maxTarget = 2;
   bool setsid = false;
   std::string cwd;
+  std::vector<int> dropBoundingCaps;
+  std::string seccompBpf;
 };
 
 bool isExecutableFile(const std::string& path) {
@@ -118,6 +124,8 @@ Result<Prepared> prepare(const SpawnOptions& o) {
   std::sort(p.keep.begin(), p.keep.end());
   p.setsid = o.setsid;
   p.cwd = o.cwd;
+  p.dropBoundingCaps = o.dropBoundingCaps;
+  p.seccompBpf = o.seccompBpf;
   return p;
 }
 
@@ -183,6 +191,11 @@ void markCloexecRange(unsigned first, unsigned last) {
   markCloexecRange(prev, ~0U);
 
   if (!p.cwd.empty() && chdir(p.cwd.c_str()) != 0) childFail(errFd, kChdir);
+  for (int cap : p.dropBoundingCaps) {
+    // Out of the bounding set, the capability is out of what the exec'd program can hold.
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) childFail(errFd, kCapability);
+  }
+  if (!p.seccompBpf.empty() && !installBpf(p.seccompBpf)) childFail(errFd, kSeccomp);
   execve(p.program.c_str(), p.argv.data(), p.inheritEnv ? environ : p.envp.data());
   childFail(errFd, kExec);
 }
@@ -202,7 +215,8 @@ std::optional<ChildFailure> readFailure(int fd) {
 }
 
 Error failureError(const SpawnOptions& o, const ChildFailure& f) {
-  const char* stage = (f.stage >= 0 && f.stage < 5) ? kStageNames[f.stage] : "start";
+  constexpr int kStages = sizeof kStageNames / sizeof kStageNames[0];
+  const char* stage = (f.stage >= 0 && f.stage < kStages) ? kStageNames[f.stage] : "start";
   std::string what = std::string("spawn ") + o.argv[0] + ": " + stage;
   if (f.stage == kChdir) what += " " + o.cwd;
   return sysError(what, f.err);

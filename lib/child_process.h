@@ -25,6 +25,11 @@ struct SpawnOptions {
   std::vector<std::pair<int, int>> extraFds;
   bool setsid = false;  // new session (detaches from the controlling terminal)
   std::string cwd;      // empty = inherit
+  /// For programs that serve an untrusted guest: capabilities removed from the bounding set
+  /// (so that a root program never gets them), then a seccomp program (lib/seccomp_bpf.h)
+  /// installed just before exec. Either failing fails the spawn.
+  std::vector<int> dropBoundingCaps;
+  std::string seccompBpf;
 };
 
 class ChildProcess {

@@ -106,6 +106,21 @@ Status mkdirAll(const std::string& path, mode_t mode) {
   return okStatus();
 }
 
+Result<std::vector<std::string>> listDir(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (!dir) return sysError("open " + path);
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) return sysError("read directory " + path, err);
+  return names;
+}
+
 Result<std::string> readFile(const std::string& path, size_t maxBytes) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd) return sysError("open " + path);
@@ -126,7 +141,8 @@ Result<std::string> readFile(const std::string& path, size_t maxBytes) {
   return out;
 }
 
-Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                       bool exclusive) {
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -159,7 +175,19 @@ Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mo
   }
   if (fsync(fd.get()) != 0) return fail("fsync " + tmp);
   fd.reset();
-  if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename " + tmp + " to " + path);
+  if (exclusive) {
+    // link(2) fails with EEXIST where rename(2) would replace: the first writer wins.
+    if (link(tmp.c_str(), path.c_str()) != 0) {
+      if (errno == EEXIST) {
+        unlink(tmp.c_str());
+        return makeError(path + " already exists", EEXIST);
+      }
+      return fail("link " + tmp + " to " + path);
+    }
+    unlink(tmp.c_str());
+  } else if (rename(tmp.c_str(), path.c_str()) != 0) {
+    return fail("rename " + tmp + " to " + path);
+  }
   UniqueFd dirFd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirFd) return sysError("open " + dir);
   // Makes the rename itself durable, not only the file content.

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/result.h"
 
@@ -20,11 +21,17 @@ Status removeAll(const std::string& path);
 /// are fine; an existing non-directory is ENOTDIR.
 Status mkdirAll(const std::string& path, mode_t mode);
 
+/// The names in a directory, without "." and ".."; a missing directory keeps ENOENT as the code.
+Result<std::vector<std::string>> listDir(const std::string& path);
+
 /// Reads a whole file; more than maxBytes is an error (EFBIG) rather than a truncation.
 Result<std::string> readFile(const std::string& path, size_t maxBytes);
 
 /// Replaces `path` atomically: writes a temp file in the same directory, fsyncs it, renames it
 /// over `path` and fsyncs the directory. Readers see the old or the new content, never a mix.
-Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mode);
+/// `exclusive`: fails with EEXIST instead of replacing an existing `path` (one of several
+/// concurrent writers wins).
+Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                       bool exclusive = false);
 
 }  // namespace kata

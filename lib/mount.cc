@@ -1,6 +1,8 @@
 #include "lib/mount.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -180,6 +182,52 @@ Status unmountAllUnder(const std::string& prefix) {
       first = sysError("unmount " + p);
   }
   return first;
+}
+
+Result<UniqueFd> cloneTree(int sourceFd, const std::string& shownSource, bool recursive,
+                           const TreeAttrs& attrs) {
+  // A detached copy of the source's mount (tree): nothing sees it until attachTree.
+  UniqueFd tree(::open_tree(
+      sourceFd, "",
+      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0)));
+  if (!tree) return sysError("clone the mount tree of " + shownSource);
+  struct mount_attr attr = {};
+  attr.attr_set = (attrs.readonly ? MOUNT_ATTR_RDONLY : 0) |
+                  (attrs.nosuid ? MOUNT_ATTR_NOSUID : 0) | (attrs.nodev ? MOUNT_ATTR_NODEV : 0);
+  attr.propagation = MS_PRIVATE;
+  // Every mount of the copy, nested ones included (a remount would change only the top one),
+  // gets the flags, and leaves the source's peer groups, while still detached.
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+    return sysError("set the attributes of the copy of " + shownSource);
+  return tree;
+}
+
+Status attachTree(int treeFd, int targetFd, const std::string& shownTarget) {
+  // Puts the prepared copy in place; peers and slaves of the target's mount get clones of it.
+  if (::move_mount(treeFd, "", targetFd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) !=
+      0)
+    return sysError("attach a mount at " + shownTarget);
+  return okStatus();
+}
+
+Status detachAll(const std::string& path) {
+  // Bounded: stacked mounts (a second mount on the same point) go one per call.
+  for (int i = 0; i < 64; i++) {
+    if (umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+      if (errno == EINVAL || errno == ENOENT) return okStatus();  // no (more) mount there
+      return sysError("detach the mount at " + path);
+    }
+  }
+  return makeError("detach the mount at " + path + ": more than 64 mounts stacked", EBUSY);
+}
+
+Result<bool> isMountRoot(const std::string& path) {
+  struct statx stx;
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, 0, &stx) != 0)
+    return sysError("statx " + path);
+  if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+    return makeError("statx " + path + ": the kernel does not report mount roots", ENOTSUP);
+  return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
 }
 
 ScopedMount::ScopedMount(ScopedMount&& other) noexcept

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "lib/result.h"
+#include "lib/unique_fd.h"
 
 namespace kata::mount {
 
@@ -31,6 +32,35 @@ Result<bool> isMountPoint(const std::string& path);
 
 /// Unmounts every mount at or below `prefix`, deepest first (lazy detach as a last resort).
 Status unmountAllUnder(const std::string& prefix);
+
+/// Per-mount flags set on every mount of a cloned tree.
+struct TreeAttrs {
+  bool readonly = false;
+  bool nosuid = true;
+  bool nodev = true;
+};
+
+/// Clones the mount (or, with `recursive`, the whole mount tree) at `sourceFd`, an open fd of
+/// the source path, into a detached tree: every mount in it gets `attrs` and private
+/// propagation (so it leaves the source's peer groups: an unmount of the copy can never reach
+/// the source's own mounts), before anything can see it. Needs open_tree and mount_setattr
+/// (Linux 5.12).
+Result<UniqueFd> cloneTree(int sourceFd, const std::string& shownSource, bool recursive,
+                           const TreeAttrs& attrs);
+
+/// Attaches a detached tree from cloneTree at `targetFd` (an O_PATH fd of the mount point).
+/// Under a shared mount, the copies that propagate to its peers and slaves are clones of the
+/// tree with the same per-mount flags.
+Status attachTree(int treeFd, int targetFd, const std::string& shownTarget);
+
+/// Lazily detaches the mount at `path` with all mounts below it (MNT_DETACH), never following a
+/// symlink in the last component; every mount stacked on `path` goes. A path that is not a
+/// mount point is not an error. Only for paths whose every component the caller controls.
+Status detachAll(const std::string& path);
+
+/// True when `path` (not followed if a symlink) is the root of a mount (statx
+/// STATX_ATTR_MOUNT_ROOT).
+Result<bool> isMountRoot(const std::string& path);
 
 /// Unmounts `target` in the destructor unless release() was called.
 class ScopedMount {

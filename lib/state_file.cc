@@ -12,13 +12,14 @@
 
 namespace kata {
 
-Status writeJsonAtomic(const std::string& path, const Json::Value& value, mode_t mode) {
+Status writeJsonAtomic(const std::string& path, const Json::Value& value, mode_t mode,
+                       bool exclusive) {
   Json::StreamWriterBuilder builder;
   builder["indentation"] = "";
   builder["emitUTF8"] = true;
   std::string text = Json::writeString(builder, value);
   text += '\n';
-  return writeFileAtomic(path, text, mode);
+  return writeFileAtomic(path, text, mode, exclusive);
 }
 
 Result<Json::Value> parseJson(std::string_view text, const std::string& what) {

@@ -12,8 +12,9 @@
 
 namespace kata {
 
-/// Writes `value` as JSON to `path` atomically (see writeFileAtomic).
-Status writeJsonAtomic(const std::string& path, const Json::Value& value, mode_t mode = 0600);
+/// Writes `value` as JSON to `path` atomically (see writeFileAtomic, also for `exclusive`).
+Status writeJsonAtomic(const std::string& path, const Json::Value& value, mode_t mode = 0600,
+                       bool exclusive = false);
 
 /// Parses the JSON file at `path` (strict mode: no comments, no trailing garbage, no duplicate
 /// keys). Errors name the file: "/run/vc/sbs/x/state.json: parse error at line 3: ...".

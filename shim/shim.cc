@@ -10,6 +10,7 @@
 
 #include "lib/log.h"
 #include "lib/page_out.h"
+#include "protocols/agent_wire.h"
 #include "shim/signals.h"
 #include "shim/tty.h"
 
@@ -70,11 +71,6 @@ std::string Shim::fatalError() const {
 bool Shim::stopping() const {
   std::lock_guard lock(mu_);
   return stopping_;
-}
-
-bool Shim::processExited() const {
-  std::lock_guard lock(mu_);
-  return exitStatus_.has_value();
 }
 
 void Shim::setFatal(std::string message) {
@@ -161,6 +157,7 @@ void Shim::outputLoop(bool isStderr) {
   int fd = isStderr ? config_.stderrFd : config_.stdoutFd;
   bool sinkOpen = true;
   auto backoff = std::chrono::milliseconds(kFirstBackoff);
+  Clock::time_point failingSince{};  // epoch: reads are not failing
   ::grpc::ReadStreamRequest req;
   req.set_container_id(config_.container);
   req.set_exec_id(config_.execId);
@@ -171,11 +168,18 @@ void Shim::outputLoop(bool isStderr) {
     Outcome o = call(what, isStderr ? &Stub::ReadStderr : &Stub::ReadStdout, req, &resp, &failure);
     if (o == Outcome::Stopped) break;
     if (o == Outcome::Failed) {
-      // Once the process is gone the agent forgets it, and reads fail: that is the end of
-      // the stream. Before that, an error is transient (e.g. not started yet): try again.
-      if (processExited()) {
-        log::debug("output read failed after exit, treating as EOF",
-                   {{"stream", what}, {"error", failure.error_message()}});
+      // The end of the stream (any agent's form of it), or a process the agent no longer has.
+      if (wire::isEndOfStream(failure) || failure.error_code() == ::grpc::StatusCode::NOT_FOUND) {
+        log::debug("output reached its end",
+                   {{"stream", what}, {"status", failure.error_message()}});
+        break;
+      }
+      // Anything else may pass (a process not started yet): retry for a while.
+      auto now = Clock::now();
+      if (failingSince == Clock::time_point{}) failingSince = now;
+      if (now - failingSince >= config_.retryTimeout) {
+        log::warn("output reads keep failing, giving up on the stream",
+                  {{"stream", what}, {"error", failure.error_message()}});
         break;
       }
       log::debug("output read failed, retrying",
@@ -185,8 +189,9 @@ void Shim::outputLoop(bool isStderr) {
       continue;
     }
     backoff = kFirstBackoff;
+    failingSince = Clock::time_point{};
     if (resp.data().empty()) {
-      log::debug("output reached EOF", {{"stream", what}});
+      log::debug("output reached EOF (empty reply)", {{"stream", what}});
       break;
     }
     if (!sinkOpen) continue;  // keep draining so the process never blocks on a full pipe
@@ -260,6 +265,13 @@ void Shim::stdinLoop() {
 }
 
 void Shim::waitLoop() {
+  {
+    // Upstream's agent forgets the process, and drops what it has not yet sent, when it
+    // answers WaitProcess: ask only once the output has ended.
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return stopping_ || openOutputs_ == 0; });
+    if (stopping_) return;
+  }
   ::grpc::WaitProcessRequest req;
   req.set_container_id(config_.container);
   req.set_exec_id(config_.execId);
@@ -276,7 +288,6 @@ void Shim::waitLoop() {
   {
     std::lock_guard lock(mu_);
     exitStatus_ = resp.status();
-    exitTime_ = Clock::now();
   }
   cv_.notify_all();
 }
@@ -382,18 +393,13 @@ int Shim::run() {
 
   {
     std::unique_lock lock(mu_);
-    auto done = [this] { return !fatal_.empty() || (exitStatus_ && openOutputs_ == 0); };
-    auto exitedOrDone = [&] { return done() || exitStatus_.has_value(); };
-    if (!config_.startupPagesFile.empty() &&
-        !cv_.wait_for(lock, config_.startupPagesAfter, exitedOrDone)) {
+    auto done = [this] { return !fatal_.empty() || exitStatus_.has_value(); };
+    if (!config_.startupPagesFile.empty() && !cv_.wait_for(lock, config_.startupPagesAfter, done)) {
       lock.unlock();
       releaseStartupPages();
       lock.lock();
     }
-    cv_.wait(lock, exitedOrDone);
-    if (!done() && !cv_.wait_until(lock, exitTime_ + config_.outputGrace, done)) {
-      log::warn("output still open after the process exited (a child keeps it?); exiting");
-    }
+    cv_.wait(lock, done);
   }
   stopAll();
   for (auto& t : threads_) t.join();

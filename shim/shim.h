@@ -4,10 +4,13 @@
 // TtyWinResize, and the exit status taken from WaitProcess.
 //
 // Threads: one per output stream, one for stdin, one for WaitProcess, one for signals; each
-// makes blocking unary calls. run() returns once the process has exited and its stdout and
-// stderr have reached EOF, or kOutputGrace after the exit when a grandchild keeps the output
-// open (its remaining output is then dropped), or when the agent has been unreachable for
-// kRetryTimeout.
+// makes blocking unary calls. As upstream's kata-shim, WaitProcess is asked only once stdout and
+// stderr have ended: upstream's agent forgets a process (and drops its unread output) when it
+// answers WaitProcess. A stream ends with the agent's end-of-stream answer (ours and upstream's,
+// protocols/agent_wire.h, or an empty OK reply of older agents) or NOT_FOUND (the process is
+// gone). run() returns once the process's status is known, or when the agent has been
+// unreachable for retryTimeout. Our agent ends the output of an exited process even when a
+// background child holds it (Process::kOutputGrace); upstream's does not.
 #pragma once
 
 #include <signal.h>
@@ -43,10 +46,9 @@ struct ShimConfig {
   /// VM (measured in docs/performance.md).
   size_t readSize = 1 << 20;
   size_t stdinChunk = 64 * 1024;  // bytes read from our stdin per WriteStdin
-  /// How long the agent may stay unreachable (proxy restarting) before the shim gives up.
+  /// How long the agent may stay unreachable (proxy restarting), or keep failing reads, before
+  /// the shim gives up.
   std::chrono::milliseconds retryTimeout{20000};
-  /// How long to wait for output EOF after the process exited.
-  std::chrono::milliseconds outputGrace{5000};
   /// A file whose pages this process maps (its own binary) to hand back to the page cache once
   /// the relay has run for `startupPagesAfter`: most of the shim's code (gRPC's set-up of the
   /// channel and connection) runs only at start, yet would stay mapped, and counted, for the
@@ -100,7 +102,6 @@ class Shim {
 
   void setFatal(std::string message);
   bool stopping() const;
-  bool processExited() const;
   /// Sleeps `d` unless the shim is stopping; returns false when it is.
   bool sleepUnlessStopping(std::chrono::milliseconds d);
   void stopAll();
@@ -114,7 +115,6 @@ class Shim {
   bool stopping_ = false;
   bool ran_ = false;
   std::optional<int> exitStatus_;
-  std::chrono::steady_clock::time_point exitTime_;
   int openOutputs_ = 0;
   std::string fatal_;
   std::set<::grpc::ClientContext*> inFlight_;

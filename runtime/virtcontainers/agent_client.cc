@@ -23,7 +23,11 @@ Result<AgentClient> AgentClient::create(const std::string& url) {
 
 Error AgentClient::rpcError(const char* what, const ::grpc::Status& s) {
   // gRPC's message says what happened; an errno would only append a misleading strerror().
-  int code = s.error_code() == ::grpc::StatusCode::NOT_FOUND ? ENOENT : 0;
+  // NOT_FOUND: no such container or process; FAILED_PRECONDITION: not in the state the call
+  // needs (e.g. a start of a container that already runs).
+  int code = s.error_code() == ::grpc::StatusCode::NOT_FOUND             ? ENOENT
+             : s.error_code() == ::grpc::StatusCode::FAILED_PRECONDITION ? EALREADY
+                                                                         : 0;
   std::string msg = s.error_message();
   if (msg.size() > 512) msg.resize(512);  // the guest chooses this text: keep it bounded
   return makeError(std::string("agent ") + what + ": " + msg, code);

@@ -1,6 +1,7 @@
 #include "runtime/virtcontainers/hooks.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -37,10 +38,20 @@ Status runHook(const Json::Value& hook, const std::string& stateJson, const std:
   opts.stderrFd = 2;
   KATA_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::spawn(opts));
   readEnd.reset();
-  // The state is small (well under a pipe buffer); a hook that ignores stdin must not block us.
+  // The state is small (well under a pipe buffer); a hook that ignores stdin must not block us,
+  // and one that exits before reading it must not kill us with SIGPIPE (it is blocked while we
+  // write, and a pending one is taken back): as with runc, its exit status is what counts.
   fcntl(writeEnd.get(), F_SETFL, O_NONBLOCK);
-  ssize_t ignored = write(writeEnd.get(), stateJson.data(), stateJson.size());
-  (void)ignored;
+  sigset_t pipeSig, old;
+  sigemptyset(&pipeSig);
+  sigaddset(&pipeSig, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipeSig, &old);
+  if (write(writeEnd.get(), stateJson.data(), stateJson.size()) < 0 && errno == EPIPE) {
+    const timespec now{0, 0};
+    while (sigtimedwait(&pipeSig, nullptr, &now) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   writeEnd.reset();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
   for (;;) {

@@ -10,9 +10,12 @@
 #include <map>
 
 #include "lib/container_id.h"
+#include "lib/crash_point.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/random_hex.h"
+#include "lib/safe_path.h"
+#include "lib/unique_fd.h"
 #include "runtime/virtcontainers/console.h"
 #include "runtime/virtcontainers/hooks.h"
 #include "runtime/virtcontainers/rollback.h"
@@ -29,8 +32,8 @@ constexpr int kRemoveTimeoutSec = 10;
 
 // CRI annotations that put several containers in one sandbox (containerd, then CRI-O).
 struct PodRole {
-  bool member = false;     // joins an existing sandbox
-  std::string sandboxId;   // the sandbox to join
+  bool member = false;    // joins an existing sandbox
+  std::string sandboxId;  // the sandbox to join
 };
 
 Result<PodRole> podRole(const oci::Spec& spec) {
@@ -58,6 +61,8 @@ std::string liveStatus(const ContainerState& c, const SandboxState* s) {
   if (c.status == "stopped") return "stopped";
   if (!c.shim.alive()) return "stopped";
   if (s && !s->qemu.alive()) return "stopped";
+  // A start that was killed half-way: `start` again finishes it.
+  if (c.status == "starting") return "created";
   return c.status;
 }
 
@@ -79,22 +84,54 @@ bool isBindMount(const oci::Mount& m) {
   return m.type == "bind" || hasOption(m.options, "bind") || hasOption(m.options, "rbind");
 }
 
-// Host device and kernel trees are not shareable over 9p; devices reach a VM by hotplug.
-bool isSystemPath(const std::string& p) {
-  for (const char* prefix : {"/dev", "/proc", "/sys"}) {
-    size_t n = strlen(prefix);
-    if (p.compare(0, n, prefix) == 0 && (p.size() == n || p[n] == '/')) return true;
-  }
-  return false;
+// True when `path` is `dir` or below it (both absolute, lexically clean).
+bool isUnder(const std::string& path, const std::string& dir) {
+  if (dir == "/") return true;
+  return path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
-// Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share,
-// namespace paths (host paths) and the network namespace (the VM is the sandbox's network)
-// go away.
+// A mount point the agent will need in the container's rootfs.
+struct MountPoint {
+  std::string destination;
+  bool directory = true;
+};
+
+// With root.readonly the rootfs is shared read-only on the host too, so the agent cannot create
+// missing mount points in it: they are created here first, as runc creates them in a
+// read-only rootfs before remounting it. Destinations below an earlier mount are created in
+// that mount by the agent. Paths resolve inside the rootfs (safe_path): it is untrusted.
+Status createMountPoints(const std::string& rootfs, const std::vector<MountPoint>& points) {
+  KATA_ASSIGN_OR_RETURN(UniqueFd root, safepath::openRoot(rootfs));
+  for (size_t i = 0; i < points.size(); i++) {
+    const MountPoint& p = points[i];
+    bool covered = false;
+    for (size_t j = 0; j < i && !covered; j++)
+      covered =
+          p.destination != points[j].destination && isUnder(p.destination, points[j].destination);
+    if (covered) continue;
+    if (p.directory) {
+      KATA_TRY_CTX(safepath::mkdirAllInRoot(root.get(), p.destination, 0755),
+                   "mount point " + p.destination + " in the read-only rootfs");
+      continue;
+    }
+    std::string parent = p.destination.substr(0, p.destination.rfind('/'));
+    KATA_TRY_CTX(safepath::mkdirAllInRoot(root.get(), parent.empty() ? "/" : parent, 0755),
+                 "mount point " + p.destination + " in the read-only rootfs");
+    auto f = safepath::openInRoot(root.get(), p.destination, O_WRONLY | O_CREAT, 0644);
+    if (!f.ok() && f.error().code != EISDIR)
+      return std::move(f).error().wrap("mount point " + p.destination + " in the read-only rootfs");
+  }
+  return okStatus();
+}
+
+// Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share, and
+// what the guest cannot take from a host spec goes (constrainForGuest). `mountPoints` gets the
+// destination of every mount the guest will make.
 Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
-                               const std::string& cid, std::vector<std::string>& hostMounts) {
+                               const std::string& cid, std::vector<std::string>& hostMounts,
+                               std::vector<MountPoint>& mountPoints) {
   ::grpc::Spec g = toAgentSpec(spec);
-  g.mutable_root()->set_path(std::string(shared::kGuestSharedDir) + "/" + cid + "/rootfs");
   g.clear_mounts();
   for (const auto& m : spec.mounts) {
     ::grpc::Mount gm;
@@ -102,6 +139,7 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
     gm.set_type(m.type);
     gm.set_source(m.source);
     for (const auto& o : m.options) gm.add_options(o);
+    bool directory = true;
     if (isBindMount(m)) {
       if (m.destination == "/dev/shm") {
         // Docker's per-container shm is a host tmpfs; a guest tmpfs behaves the same.
@@ -110,33 +148,28 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
         gm.clear_options();
         for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"})
           gm.add_options(o);
-      } else if (isSystemPath(m.source)) {
-        log::warn("skipping bind mount of a host system path", {{"source", m.source}});
-        continue;
       } else {
+        // Host device and kernel trees are not shareable over 9p; devices reach a VM by
+        // hotplug.
+        KATA_ASSIGN_OR_RETURN(bool system, shared::isHostSystemPath(m.source));
+        if (system) {
+          log::warn("skipping bind mount of a host system path", {{"source", m.source}});
+          continue;
+        }
         KATA_ASSIGN_OR_RETURN(shared::SharedFile f,
-                              shared::shareHostPath(sid, cid, m.source, hasOption(m.options, "ro")));
+                              shared::shareHostPath(sid, cid, m.source, hasOption(m.options, "ro"),
+                                                    hasOption(m.options, "rbind")));
         hostMounts.push_back(f.hostMount);
         gm.set_source(f.guestPath);
         gm.set_type("bind");
+        struct stat st;
+        directory = stat(f.hostMount.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
       }
     }
+    mountPoints.push_back({m.destination, directory});
     *g.add_mounts() = gm;
   }
-  if (g.has_linux()) {
-    auto* l = g.mutable_linux();
-    ::google::protobuf::RepeatedPtrField<::grpc::LinuxNamespace> kept;
-    for (const auto& ns : l->namespaces()) {
-      if (ns.type() == "network") continue;
-      ::grpc::LinuxNamespace n = ns;
-      n.clear_path();
-      *kept.Add() = n;
-    }
-    l->mutable_namespaces()->Swap(&kept);
-    // Guest cgroups live under /kata; systemd-style "slice:prefix:name" paths mean nothing there.
-    if (l->cgroupspath().find(':') != std::string::npos || l->cgroupspath().empty())
-      l->set_cgroupspath("/kata/" + cid);
-  }
+  constrainForGuest(g, cid);
   return g;
 }
 
@@ -159,7 +192,7 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
                              bool foreground) {
   SpawnOptions opts;
   opts.argv = {ctx.config.shim.path, "-agent", sandbox.agentUrl, "-container", cid,
-               "-exec-id", execId};
+               "-exec-id",           execId};
   if (terminal) opts.argv.push_back("-terminal");
   if (ctx.config.shim.enable_debug) {
     opts.argv.push_back("-log");
@@ -207,6 +240,19 @@ std::string absolutePath(const std::string& p) {
   return std::string(cwd) + "/" + p;
 }
 
+// Detaches a container's mounts (newest first), then whatever else is in its directory of the
+// share (mounts a killed create did not record).
+Status unshareAll(const std::string& sid, const std::string& cid,
+                  const std::vector<std::string>& hostMounts) {
+  Status first;
+  for (auto it = hostMounts.rbegin(); it != hostMounts.rend(); ++it) {
+    Status st = shared::unshare(sid, cid, *it);
+    if (!st.ok() && first.ok()) first = std::move(st);
+  }
+  Status rest = shared::unshareContainer(sid, cid);
+  return first.ok() ? rest : first;
+}
+
 // Removes a container's guest side and host side. Every step runs; the first error is kept.
 Status teardownContainer(const RuntimeContext& ctx, const SandboxState& sandbox,
                          const ContainerState& c, bool force) {
@@ -229,9 +275,30 @@ Status teardownContainer(const RuntimeContext& ctx, const SandboxState& sandbox,
   }
   for (const auto& [id, e] : c.execs) keep(e.shim.killAndWait());
   keep(c.shim.killAndWait());
-  for (auto it = c.hostMounts.rbegin(); it != c.hostMounts.rend(); ++it)
-    keep(shared::unshare(sandbox.id, *it));
-  keep(removeAll(StorePaths::sharedDir(sandbox.id) + "/mounts/" + c.id));
+  keep(unshareAll(sandbox.id, c.id, c.hostMounts));
+  return first;
+}
+
+// What a pod member whose state is unreadable may have left: its container in the guest, its
+// mounts in the share, its state dir, its place in the member list.
+Status removeMemberLeftovers(SandboxState& sandbox, const std::string& id) {
+  if (sandbox.qemu.alive() && sandbox.proxy.alive()) {
+    if (auto agent = agentOf(sandbox); agent.ok()) {
+      ::grpc::RemoveContainerRequest req;
+      req.set_container_id(id);
+      req.set_timeout(kRemoveTimeoutSec);
+      (void)agent->call("RemoveContainer", &::grpc::AgentService::Stub::RemoveContainer, req, 5000);
+    }
+  }
+  Status first = unshareAll(sandbox.id, id, {});
+  Status removed = removeAll(StorePaths::sandboxDir(sandbox.id) + "/" + id);
+  if (first.ok()) first = std::move(removed);
+  auto& members = sandbox.containers;
+  if (std::find(members.begin(), members.end(), id) != members.end()) {
+    members.erase(std::remove(members.begin(), members.end(), id), members.end());
+    Status saved = saveSandbox(sandbox);
+    if (first.ok()) first = std::move(saved);
+  }
   return first;
 }
 
@@ -247,14 +314,14 @@ void removeLockOfGoneSandbox(FileLock& lock, const std::string& sid) {
 
 Result<int> parseSignal(const std::string& text) {
   static const std::map<std::string, int> kSignals = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-      {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"IOT", SIGIOT},   {"BUS", SIGBUS},
-      {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
-      {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU}, {"URG", SIGURG},
-      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-      {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+      {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+      {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+      {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+      {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+      {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+      {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+      {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+      {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS}};
   if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
     int n = text.size() > 3 ? 0 : std::stoi(text);
     if (n < 1 || n > SIGRTMAX) return makeError("invalid signal number " + text, EINVAL);
@@ -272,7 +339,8 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   KATA_TRY(validateContainerId(req.id));
   const std::string bundle = absolutePath(req.bundle.empty() ? "." : req.bundle);
   KATA_ASSIGN_OR_RETURN(oci::Spec spec, oci::loadSpec(bundle));
-  if (!spec.process) return makeError("config.json: process: required to create a container", EINVAL);
+  if (!spec.process)
+    return makeError("config.json: process: required to create a container", EINVAL);
   KATA_ASSIGN_OR_RETURN(PodRole role, podRole(spec));
   const std::string sid = role.member ? role.sandboxId : req.id;
   if (spec.process->terminal && req.consoleSocket.empty() && !req.foregroundShim)
@@ -290,6 +358,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   KATA_TRY(indexAdd(ctx.root, req.id, sid, bundle));
   Rollback undo;
   undo.add([&] { (void)indexRemove(ctx.root, req.id); });
+  crashPoint("create:index");
   KATA_ASSIGN_OR_RETURN(lock, lockSandbox(sid, FileLock::Exclusive));
 
   if (role.member) {
@@ -306,6 +375,18 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     undo.add([&sandbox] { (void)destroySandbox(sandbox); });
   }
 
+  // The container's state dir is its claim on the id inside the sandbox: made exclusively, so
+  // that a second create of the same id (from another --root, or a pod member's duplicate)
+  // fails here instead of rolling back the first one's mounts and state.
+  const std::string stateDir = StorePaths::sandboxDir(sid) + "/" + req.id;
+  const auto& members = sandbox.containers;
+  bool listed = std::find(members.begin(), members.end(), req.id) != members.end();
+  if (listed || mkdir(stateDir.c_str(), 0700) != 0) {
+    if (listed || errno == EEXIST)
+      return makeError("container " + req.id + " already exists", EEXIST);
+    return sysError("mkdir " + stateDir);
+  }
+  crashPoint("create:claimed");
   c.id = req.id;
   c.sandboxId = sid;
   c.bundle = bundle;
@@ -322,25 +403,31 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
                 {{"container", c.id}});
     }
   }
-  undo.add([&] {
-    for (auto it = c.hostMounts.rbegin(); it != c.hostMounts.rend(); ++it)
-      (void)shared::unshare(sid, *it);
-    (void)removeAll(StorePaths::sharedDir(sid) + "/mounts/" + c.id);
-    (void)removeAll(StorePaths::sandboxDir(sid) + "/" + c.id);
+  undo.add([&, stateDir] {
+    (void)unshareAll(sid, c.id, c.hostMounts);
+    (void)removeAll(stateDir);
   });
   std::string rootfs = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
-  KATA_ASSIGN_OR_RETURN(std::string rootMount, shared::shareRootfs(sid, req.id, rootfs));
-  c.hostMounts.push_back(rootMount);
-  KATA_ASSIGN_OR_RETURN(::grpc::Spec gspec, guestSpec(spec, sid, req.id, c.hostMounts));
+  std::vector<MountPoint> mountPoints;
+  KATA_ASSIGN_OR_RETURN(::grpc::Spec gspec,
+                        guestSpec(spec, sid, req.id, c.hostMounts, mountPoints));
+  crashPoint("create:volumes");
+  if (spec.root.readonly) KATA_TRY(createMountPoints(rootfs, mountPoints));
+  KATA_ASSIGN_OR_RETURN(shared::SharedFile rootMount,
+                        shared::shareRootfs(sid, req.id, rootfs, spec.root.readonly));
+  c.hostMounts.insert(c.hostMounts.begin(), rootMount.hostMount);
+  gspec.mutable_root()->set_path(rootMount.guestPath);
+  crashPoint("create:rootfs");
 
   KATA_ASSIGN_OR_RETURN(agent, agentOf(sandbox));
   ::grpc::CreateContainerRequest creq;
   creq.set_container_id(req.id);
   creq.set_exec_id(req.id);
   *creq.mutable_oci() = gspec;
-  creq.set_sandbox_pidns(false);
+  creq.set_sandbox_pidns(sharesSandboxPidNamespace(spec));
   auto created = agent->call("CreateContainer", &::grpc::AgentService::Stub::CreateContainer, creq);
   if (!created.ok()) return std::move(created).error();
+  crashPoint("create:container");
   undo.add([&agent, id = req.id] {
     ::grpc::RemoveContainerRequest r;
     r.set_container_id(id);
@@ -351,6 +438,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
                                         req.consoleSocket, *spec.process, req.foregroundShim));
   c.shim = shim.ref;
   undo.add([&shim] { (void)shim.ref.killAndWait(); });
+  crashPoint("create:shim");
   KATA_TRY(writePidFile(req.pidFile, shim.ref.pid));
   undo.add([&req] {
     if (!req.pidFile.empty()) unlink(req.pidFile.c_str());
@@ -358,6 +446,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
 
   KATA_TRY(runHooks(c.hooks, "prestart", ociState(c, "created", shim.ref.pid)));
   KATA_TRY(runHooks(c.hooks, "createRuntime", ociState(c, "created", shim.ref.pid)));
+  crashPoint("create:hooks");
   KATA_TRY(saveContainer(c));
   sandbox.containers.push_back(req.id);
   KATA_TRY(saveSandbox(sandbox));
@@ -380,7 +469,15 @@ Result<Loaded> loadForUpdate(const RuntimeContext& ctx, const std::string& id,
   KATA_ASSIGN_OR_RETURN(std::string sid, indexLookup(ctx.root, id));
   Loaded l;
   KATA_ASSIGN_OR_RETURN(l.lock, lockSandbox(sid, mode));
-  KATA_ASSIGN_OR_RETURN(l.sandbox, loadSandbox(sid));
+  auto sandbox = loadSandbox(sid);
+  if (!sandbox.ok()) {
+    // Locking made a lock file; a sandbox that is not there must not keep it.
+    l.lock.release();
+    if (auto excl = lockSandbox(sid, FileLock::Exclusive, 0); excl.ok())
+      removeLockOfGoneSandbox(*excl, sid);
+    return std::move(sandbox).error();
+  }
+  l.sandbox = std::move(sandbox).value();
   KATA_ASSIGN_OR_RETURN(l.container, loadContainer(sid, id));
   return l;
 }
@@ -391,12 +488,23 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Exclusive));
   std::string status = liveStatus(l.container, &l.sandbox);
   if (status != "created")
-    return makeError("cannot start container " + id + ": it is " + status + ", not created", EINVAL);
+    return makeError("cannot start container " + id + ": it is " + status + ", not created",
+                     EINVAL);
+  // "starting" is recorded first: if this command dies after the agent started the process, a
+  // second start sees it and takes the agent's "not created" answer as done.
+  const bool retry = l.container.status == "starting";
+  l.container.status = "starting";
+  KATA_TRY(saveContainer(l.container));
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
   ::grpc::StartContainerRequest req;
   req.set_container_id(id);
   auto started = agent.call("StartContainer", &::grpc::AgentService::Stub::StartContainer, req);
-  if (!started.ok()) return std::move(started).error();
+  if (!started.ok() && !(retry && started.error().code == EALREADY)) {
+    l.container.status = "created";
+    (void)saveContainer(l.container);
+    return std::move(started).error();
+  }
+  crashPoint("start:started");
   l.container.status = "running";
   KATA_TRY(saveContainer(l.container));
   auto hooks = runHooks(l.container.hooks, "poststart",
@@ -445,11 +553,13 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
     log::warn("state unreadable, forcing cleanup: " + container.error().str(), {{"container", id}});
     Status st = okStatus();
     if (sandbox.ok()) {
-      if (sandbox->containers.size() <= 1 || sid == id) st = destroySandbox(*sandbox);
+      // A pod member (a create killed half-way) goes alone; the pod's VM stays.
+      st = sid == id ? destroySandbox(*sandbox) : removeMemberLeftovers(*sandbox, id);
     } else if (sid == id) {
-      (void)shared::teardown(sid);
-      (void)removeAll(StorePaths::vmDir(sid));
-      (void)removeAll(StorePaths::sandboxDir(sid));
+      // Nothing recorded: a QEMU started meanwhile is found by its pid file.
+      SandboxState unknown;
+      unknown.id = sid;
+      st = destroySandbox(unknown);
     }
     removeLockOfGoneSandbox(lock, sid);
     KATA_TRY(indexRemove(ctx.root, id));
@@ -457,10 +567,11 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
   }
   std::string status = liveStatus(*container, &*sandbox);
   if (!force && status != "stopped" && status != "created")
-    return makeError("cannot delete container " + id + " that is not stopped: " + status +
-                         " (use --force)",
-                     EBUSY);
+    return makeError(
+        "cannot delete container " + id + " that is not stopped: " + status + " (use --force)",
+        EBUSY);
   Status first = teardownContainer(ctx, *sandbox, *container, force);
+  crashPoint("delete:container");
   auto hooks = runHooks(container->hooks, "poststop", ociState(*container, "stopped", 0));
   if (!hooks.ok()) log::warn("poststop hook failed: " + hooks.error().str(), {{"container", id}});
   auto& members = sandbox->containers;
@@ -491,7 +602,17 @@ Result<std::vector<ContainerInfo>> listContainers(const RuntimeContext& ctx) {
   std::vector<ContainerInfo> out;
   for (const auto& id : ids) {
     auto info = containerInfo(ctx, id);
-    if (info.ok()) out.push_back(std::move(info).value());
+    if (!info.ok() && indexLookup(ctx.root, id).ok()) {
+      // Indexed but its state is unreadable (a create killed half-way, a corrupt file): shown
+      // as stopped, so that the operator sees it and removes it with delete --force.
+      log::warn("container state unreadable: " + info.error().str(), {{"container", id}});
+      ContainerInfo broken;
+      broken.state.id = id;
+      broken.status = "stopped";
+      out.push_back(std::move(broken));
+      continue;
+    }
+    if (info.ok()) out.push_back(std::move(info).value());  // else deleted meanwhile
   }
   return out;
 }
@@ -513,10 +634,12 @@ Result<ShimHandle> execProcess(const RuntimeContext& ctx, const ExecRequest& req
   *ereq.mutable_process() = toAgentProcess(req.process);
   auto execd = agent.call("ExecProcess", &::grpc::AgentService::Stub::ExecProcess, ereq);
   if (!execd.ok()) return std::move(execd).error();
+  crashPoint("exec:process");
   KATA_ASSIGN_OR_RETURN(ShimHandle shim,
                         startShim(ctx, l.sandbox, req.id, execId, req.process.terminal,
                                   req.consoleSocket, req.process, !req.detach));
   KATA_TRY(writePidFile(req.pidFile, shim.ref.pid));
+  crashPoint("exec:shim");
   l.container.execs[execId] = ExecState{execId, shim.ref, req.process.terminal};
   KATA_TRY(saveContainer(l.container));
   return shim;
@@ -567,8 +690,9 @@ Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& 
   req.set_container_id(id);
   req.set_format(format);
   for (const auto& a : args) req.add_args(a);
-  KATA_ASSIGN_OR_RETURN(::grpc::ListProcessesResponse resp,
-                        agent.call("ListProcesses", &::grpc::AgentService::Stub::ListProcesses, req));
+  KATA_ASSIGN_OR_RETURN(
+      ::grpc::ListProcessesResponse resp,
+      agent.call("ListProcesses", &::grpc::AgentService::Stub::ListProcesses, req));
   return resp.process_list();
 }
 

@@ -17,6 +17,7 @@
 #include "lib/page_out.h"
 #include "lib/parse.h"
 #include "lib/unique_fd.h"
+#include "runtime/virtcontainers/confinement.h"
 #include "runtime/virtcontainers/qmp.h"
 
 namespace kata::vc {
@@ -136,8 +137,8 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
     add({"-serial", "chardev:charconsole0"});
   }
   add({"-chardev", "socket,id=charch0,path=" + paths.agentSocket() + ",server=on,wait=off"});
-  add({"-device", std::string("virtserialport,chardev=charch0,id=channel0,name=") +
-                      kAgentPortName});
+  add({"-device",
+       std::string("virtserialport,chardev=charch0,id=channel0,name=") + kAgentPortName});
   if (c.sharedFs == "virtio-9p") {
     add({"-fsdev", std::string("local,id=extra-9p-") + kShareMountTag + ",path=" + sharedDir +
                        ",security_model=none,multidevs=remap"});
@@ -147,8 +148,8 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
     // virtio-fs: virtiofsd serves sharedDir over vhost-user and reaches the guest's RAM
     // directly, which is why guestRamBackend() always shares it.
     add({"-chardev", "socket,id=char-virtiofs,path=" + paths.virtiofsSocket()});
-    std::string dev = std::string("vhost-user-fs-pci,chardev=char-virtiofs,tag=") +
-                      kShareMountTag + ",queue-size=1024";
+    std::string dev = std::string("vhost-user-fs-pci,chardev=char-virtiofs,tag=") + kShareMountTag +
+                      ",queue-size=1024";
     if (c.virtiofsCacheSizeMiB > 0)
       dev += ",cache-size=" + std::to_string(c.virtiofsCacheSizeMiB) + "M";
     add({"-device", dev});
@@ -209,7 +210,7 @@ std::string tailOfFile(const std::string& path, size_t maxLines) {
   constexpr off_t kWindow = 64 << 10;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return "";
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return "";
   off_t start = st.st_size > kWindow ? st.st_size - kWindow : 0;
   std::string content(size_t(st.st_size - start), '\0');
@@ -229,6 +230,19 @@ std::string tailOfPipe(int fd, size_t maxLines) {
   return lastLines(content, maxLines);
 }
 
+namespace {
+
+Result<pid_t> readPidFile(const VmPaths& paths) {
+  KATA_ASSIGN_OR_RETURN(std::string pidText, readFile(paths.pidFile(), 64));
+  while (!pidText.empty() && (pidText.back() == '\n' || pidText.back() == ' ')) pidText.pop_back();
+  auto pid = parseInt<pid_t>(pidText, "QEMU pid file " + paths.pidFile());
+  if (!pid.ok() || *pid <= 1)
+    return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
+  return *pid;
+}
+
+}  // namespace
+
 Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths& paths,
                         const std::string& sharedDir, const std::vector<int>& tapFds) {
   if (tapFds.size() != c.nicMacs.size())
@@ -242,6 +256,9 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths&
   opts.stdoutFd = log.get();
   opts.stderrFd = log.get();
   opts.setsid = true;  // QEMU must not die with the terminal of the command that started it
+  // QEMU serves the guest's 9p requests on host files (confinement.h).
+  opts.dropBoundingCaps = guestFileServerDroppedCaps();
+  KATA_ASSIGN_OR_RETURN(opts.seccompBpf, guestFileServerSeccomp());
   for (size_t i = 0; i < tapFds.size(); ++i)
     opts.extraFds.push_back({tapFds[i], kFirstTapFd + int(i)});
   KATA_ASSIGN_OR_RETURN(ChildProcess parent, ChildProcess::spawn(opts));
@@ -253,12 +270,17 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& c, const VmPaths&
       if (ch == '\n') ch = ' ';
     return makeError("QEMU failed to start (exit " + std::to_string(status) + "): " + tail);
   }
-  KATA_ASSIGN_OR_RETURN(std::string pidText, readFile(paths.pidFile(), 64));
-  while (!pidText.empty() && (pidText.back() == '\n' || pidText.back() == ' ')) pidText.pop_back();
-  auto pid = parseInt<pid_t>(pidText, "QEMU pid file " + paths.pidFile());
-  if (!pid.ok() || *pid <= 1)
-    return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
-  return *pid;
+  return readPidFile(paths);
+}
+
+ProcessRef qemuOfPidFile(const std::string& id, const VmPaths& paths) {
+  auto pid = readPidFile(paths);
+  if (!pid.ok()) return {};
+  auto cmdline = readFile("/proc/" + std::to_string(*pid) + "/cmdline", 1 << 20);
+  const std::string name = std::string("-name") + '\0' + "sandbox-" + id + ",";
+  if (!cmdline.ok() || cmdline->find(name) == std::string::npos) return {};
+  auto ref = ProcessRef::of(*pid);
+  return ref.ok() ? *ref : ProcessRef{};
 }
 
 Result<Virtiofsd> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
@@ -284,9 +306,18 @@ Result<Virtiofsd> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
   SpawnOptions opts;
   // The socket is ours until QEMU connects; once this process drops its copy, a virtiofsd
   // that died at start leaves QEMU a refused connection, not a hang.
-  opts.argv = {c.virtiofsDaemon, "--fd=3", "-o", "source=" + sharedDir, "-o",
-               "cache=" + c.virtiofsCache, "-o", "sandbox=namespace"};
+  opts.argv = {c.virtiofsDaemon,
+               "--fd=3",
+               "-o",
+               "source=" + sharedDir,
+               "-o",
+               "cache=" + c.virtiofsCache,
+               "-o",
+               "sandbox=namespace"};
   opts.argv.insert(opts.argv.end(), c.virtiofsExtraArgs.begin(), c.virtiofsExtraArgs.end());
+  // After the extra arguments, so that they cannot give the capabilities back (confinement.h).
+  opts.argv.insert(opts.argv.end(), {"-o", virtiofsdModcapsOption()});
+  KATA_ASSIGN_OR_RETURN(opts.seccompBpf, guestFileServerSeccomp());
   opts.extraFds = {{listener.get(), 3}};
   opts.stderrFd = logWrite.get();
   opts.setsid = true;

@@ -119,6 +119,11 @@ Result<Virtiofsd> startVirtiofsd(const VmConfig& config, const VmPaths& paths,
 /// already gone is success.
 Status stopQemu(const ProcessRef& qemu, const VmPaths& paths, int graceMs = 3000);
 
+/// The QEMU of sandbox `id` named by its pid file, for a QEMU whose starter was killed before
+/// it recorded it: only a process whose command line names the sandbox (-name sandbox-<id>,...)
+/// counts. A ref with pid 0 when there is none.
+ProcessRef qemuOfPidFile(const std::string& id, const VmPaths& paths);
+
 /// The last `maxLines` lines of a text file (console log, QEMU log), for error messages.
 std::string tailOfFile(const std::string& path, size_t maxLines);
 /// The last `maxLines` lines of what a non-blocking pipe holds now (at most 64 KiB are read).

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sstream>
+
 #include "lib/child_process.h"
+#include "lib/crash_point.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "runtime/virtcontainers/accelerator.h"
@@ -157,6 +160,41 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   return vm;
 }
 
+::grpc::CreateSandboxRequest createSandboxRequest(const config::Config& config, const VmConfig& vm,
+                                                  const SandboxSpec& spec) {
+  ::grpc::CreateSandboxRequest req;
+  req.set_hostname(spec.hostname);
+  for (const auto& d : spec.dns) req.add_dns(d);
+  req.set_sandbox_id(spec.id);
+  req.set_sandbox_pidns(false);
+  auto* storage = req.add_storages();
+  storage->set_source(kShareMountTag);
+  // The trailing '/' matters: upstream's agent creates the part before the last '/' and mounts
+  // there, so without it the mount point itself is never created (ENOENT).
+  storage->set_mount_point(std::string(shared::kGuestSharedDir) + "/");
+  if (vm.sharedFs == "virtio-fs") {
+    storage->set_driver("virtio-fs");
+    storage->set_fstype("virtiofs");
+  } else {
+    storage->set_driver("9p");
+    storage->set_fstype("9p");
+    // Upstream's options, item for item: file system data in one item, then flag words.
+    storage->add_options("trans=virtio,version=9p2000.L,cache=mmap");
+    storage->add_options("nodev");
+    storage->add_options("msize=" + std::to_string(vm.msize9p));
+  }
+  for (const auto& m : config.agent.kernel_modules) {
+    // "name param=value ...": each word after the name is one parameter, as upstream splits it.
+    std::istringstream words(m);
+    std::string word;
+    if (!(words >> word)) continue;
+    auto* km = req.add_kernel_modules();
+    km->set_name(word);
+    while (words >> word) km->add_parameters(word);
+  }
+  return req;
+}
+
 Result<AgentClient> agentOf(const SandboxState& sandbox) { return AgentClient::create(sandbox.agentUrl); }
 
 bool sandboxAlive(const SandboxState& sandbox) { return sandbox.qemu.alive(); }
@@ -175,6 +213,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   KATA_TRY(mkdirAll(paths.dir, 0700));
   undo.add([sid] { (void)shared::teardown(sid); });
   KATA_TRY_CTX(shared::setup(sid), "shared directory");
+  crashPoint("create:shared-dir");
 
   SandboxState s;
   s.id = sid;
@@ -189,6 +228,10 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
     if (auto ref = ProcessRef::of(fs.pid); ref.ok()) s.virtiofsd = *ref;
     virtiofsdLog = std::move(fs.log);
     undo.add([p = s.virtiofsd] { (void)p.terminate(1000); });
+    // Every process and network change is recorded as soon as it exists, so that `delete
+    // --force` finds it even when this command is killed right after.
+    KATA_TRY(saveSandbox(s));
+    crashPoint("create:virtiofsd");
   }
 
   std::vector<UniqueFd> taps;
@@ -204,6 +247,8 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
       s.netTaps.push_back(e.tap);
       vm.nicMacs.push_back(e.mac);
     }
+    KATA_TRY(saveSandbox(s));
+    crashPoint("create:network");
   }
   std::vector<int> tapFds;
   for (const auto& t : taps) tapFds.push_back(t.get());
@@ -223,13 +268,14 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
                      oneLine(tailOfFile(paths.qemuLog(), 5)));
   s.qemu = *qemuRef;
   undo.add([q = s.qemu, paths] { (void)stopQemu(q, paths, 0); });
+  KATA_TRY(saveSandbox(s));
+  crashPoint("create:qemu");
 
   KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get()));
   if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
   undo.add([p = s.proxy] { (void)p.terminate(1000); });
-  // Saved before the agent answers so that `delete --force` finds the processes even when
-  // this command is killed while waiting.
   KATA_TRY(saveSandbox(s));
+  crashPoint("create:proxy");
 
   KATA_ASSIGN_OR_RETURN(AgentClient agent, AgentClient::create(s.agentUrl));
   auto ready = agent.waitReady(config.agent.dial_timeout * 1000);
@@ -242,33 +288,10 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
                      oneLine(tailOfFile(paths.consoleLog(), 8)));
   }
 
-  ::grpc::CreateSandboxRequest req;
-  req.set_hostname(spec.hostname);
-  for (const auto& d : spec.dns) req.add_dns(d);
-  req.set_sandbox_id(sid);
-  req.set_sandbox_pidns(false);
-  auto* storage = req.add_storages();
-  storage->set_source(kShareMountTag);
-  storage->set_mount_point(shared::kGuestSharedDir);
-  if (vm.sharedFs == "virtio-fs") {
-    storage->set_driver("virtio-fs");
-    storage->set_fstype("virtiofs");
-  } else {
-    storage->set_driver("9p");
-    storage->set_fstype("9p");
-    storage->add_options("trans=virtio");
-    storage->add_options("version=9p2000.L");
-    storage->add_options("cache=mmap");
-    storage->add_options("msize=" + std::to_string(vm.msize9p));
-  }
-  for (const auto& m : config.agent.kernel_modules) {
-    auto* km = req.add_kernel_modules();
-    size_t sp = m.find(' ');
-    km->set_name(m.substr(0, sp));
-    if (sp != std::string::npos) km->add_parameters(m.substr(sp + 1));
-  }
+  auto req = createSandboxRequest(config, vm, spec);
   auto created = agent.call("CreateSandbox", &::grpc::AgentService::Stub::CreateSandbox, req);
   if (!created.ok()) return std::move(created).error();
+  crashPoint("create:sandbox");
   KATA_TRY_CTX(configureGuestNetwork(agent, network), "guest network");
   undo.commit();
   return s;
@@ -287,16 +310,19 @@ Status destroySandbox(const SandboxState& s) {
                         ::grpc::DestroySandboxRequest(), kDestroyRpcTimeoutMs);
     }
   }
-  keep(stopQemu(s.qemu, paths, 2000));
+  // A QEMU that a killed create started but could not record is found by its pid file.
+  keep(stopQemu(s.qemu.pid > 0 ? s.qemu : qemuOfPidFile(s.id, paths), paths, 2000));
   if (!s.netns.empty()) {
     std::vector<net::Endpoint> endpoints;
     for (size_t i = 0; i < s.netInterfaces.size() && i < s.netTaps.size(); ++i)
       endpoints.push_back({s.netInterfaces[i], "", 0, s.netTaps[i], {}});
     keep(net::detach(s.netns, endpoints));
   }
+  crashPoint("delete:qemu");
   keep(s.proxy.terminate(1000));
   keep(s.virtiofsd.terminate(1000));  // normally gone already: it exits when QEMU disconnects
   keep(shared::teardown(s.id));
+  crashPoint("delete:shared-dir");
   keep(removeAll(paths.dir));
   keep(removeAll(StorePaths::sandboxDir(s.id)));
   return first;

@@ -23,13 +23,20 @@ struct SandboxSpec {
 /// Resolves the VM parameters from the configuration and the host (accelerator, memory).
 Result<VmConfig> vmConfigFrom(const config::Config& config);
 
+/// The CreateSandbox request for a new VM, in the form upstream Kata 1.12's runtime sends (its
+/// agent mounts the share only from that form): the share as storage `kataShared` at
+/// /run/kata-containers/shared/containers/, and [agent.kata] kernel_modules.
+::grpc::CreateSandboxRequest createSandboxRequest(const config::Config& config, const VmConfig& vm,
+                                                  const SandboxSpec& spec);
+
 /// Boots the VM, starts the proxy, waits for the agent and sends CreateSandbox. On any failure
 /// everything started so far is stopped and removed; the error says what failed and, when the
 /// agent never answered, shows the tail of the guest console.
 Result<SandboxState> createSandbox(const config::Config& config, const SandboxSpec& spec);
 
 /// Tears a sandbox down: DestroySandbox (when the agent still answers), QEMU, proxy, what the
-/// runtime added to the network namespace, shared dir, state dirs. Never stops half-way: every step runs, and the first error is returned.
+/// runtime added to the network namespace, shared dir, state dirs. Never stops half-way: every step
+/// runs, and the first error is returned.
 Status destroySandbox(const SandboxState& sandbox);
 
 /// A client for the sandbox's agent.

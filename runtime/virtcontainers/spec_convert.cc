@@ -197,4 +197,28 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
   return out;
 }
 
+void constrainForGuest(::grpc::Spec& spec, const std::string& containerId) {
+  if (spec.has_process()) spec.mutable_process()->clear_selinuxlabel();
+  if (!spec.has_linux()) return;
+  auto* l = spec.mutable_linux();
+  ::google::protobuf::RepeatedPtrField<::grpc::LinuxNamespace> kept;
+  for (const auto& ns : l->namespaces()) {
+    if (ns.type() == "network" || ns.type() == "pid") continue;
+    ::grpc::LinuxNamespace n = ns;
+    n.clear_path();
+    *kept.Add() = n;
+  }
+  l->mutable_namespaces()->Swap(&kept);
+  // Guest cgroups live under /kata; systemd-style "slice:prefix:name" paths mean nothing there.
+  if (l->cgroupspath().find(':') != std::string::npos || l->cgroupspath().empty())
+    l->set_cgroupspath("/kata/" + containerId);
+}
+
+bool sharesSandboxPidNamespace(const oci::Spec& spec) {
+  if (!spec.linux) return false;
+  for (const auto& ns : spec.linux->namespaces)
+    if (ns.type == "pid" && !ns.path.empty()) return true;
+  return false;
+}
+
 }  // namespace kata::vc

@@ -12,4 +12,16 @@ namespace kata::vc {
 /// bind-mount sources, namespace paths) for the guest.
 ::grpc::Spec toAgentSpec(const oci::Spec& spec);
 
+/// Rewrites what the guest cannot take from a host spec, as upstream Kata 1.12's runtime does
+/// (kata_agent.go: constraintGRPCSpec, handlePidNamespace), so that upstream's agent accepts
+/// the result: no network namespace (the VM is the sandbox's network), no namespace paths
+/// (host paths), no pid namespace (upstream's agent refuses one: it gives every container its
+/// own, or the sandbox's, see sharesSandboxPidNamespace), no SELinux label (it applies to the
+/// hypervisor), and a cgroups path under /kata/<cid> unless the spec gives a plain one.
+void constrainForGuest(::grpc::Spec& spec, const std::string& containerId);
+
+/// CreateContainerRequest.sandbox_pidns: the spec joins an existing pid namespace (a path),
+/// which in a VM can only be the sandbox's.
+bool sharesSandboxPidNamespace(const oci::Spec& spec);
+
 }  // namespace kata::vc

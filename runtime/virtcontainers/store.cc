@@ -9,6 +9,7 @@
 
 #include "lib/container_id.h"
 #include "lib/fs_util.h"
+#include "runtime/virtcontainers/shared_dir.h"
 
 namespace kata::vc {
 namespace {
@@ -180,9 +181,10 @@ Result<ContainerState> loadContainer(const std::string& sid, const std::string& 
   KATA_ASSIGN_OR_RETURN(c.terminal, r.boolean("terminal"));
   KATA_ASSIGN_OR_RETURN(c.created, r.str("created", false));
   KATA_ASSIGN_OR_RETURN(c.hostMounts, r.strings("host_mounts"));
-  const std::string shared = StorePaths::sharedDir(sid) + "/";
-  for (const auto& m : c.hostMounts)
-    if (m.rfind(shared, 0) != 0) return makeError(path + ": host_mounts: path outside the shared dir", EINVAL);
+  for (const auto& m : c.hostMounts) {
+    if (!shared::isContainerMount(sid, cid, m))
+      return makeError(path + ": host_mounts: " + m + " is not a mount of this container", EINVAL);
+  }
   const Json::Value& ann = (*v)["annotations"];
   if (ann.isObject()) {
     for (const auto& k : ann.getMemberNames()) {
@@ -205,11 +207,13 @@ Result<ContainerState> loadContainer(const std::string& sid, const std::string& 
   return c;
 }
 
-Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode) {
-  KATA_TRY(mkdirAll(StorePaths::runDir() + "/vc/sbs", 0700));
-  // The lock lives beside (not inside) the sandbox dir so that removing the dir while holding
-  // it does not let a second command lock a fresh file of the same name.
-  return FileLock::acquire(StorePaths::runDir() + "/vc/sbs/." + sid + ".lock", mode, 120000);
+Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode, int timeoutMs) {
+  KATA_TRY(validateContainerId(sid));
+  KATA_TRY(mkdirAll(StorePaths::locksDir(), 0700));
+  // The lock lives outside the sandbox dir so that removing the dir while holding it does not
+  // let a second command lock a fresh file of the same name; in a directory of its own so that
+  // no container id names another sandbox's lock file.
+  return FileLock::acquire(StorePaths::lockFile(sid), mode, timeoutMs);
 }
 
 Status indexAdd(const std::string& root, const std::string& cid, const std::string& sid,
@@ -220,9 +224,10 @@ Status indexAdd(const std::string& root, const std::string& cid, const std::stri
   v["sandbox"] = sid;
   v["bundle"] = bundle;
   const std::string path = root + "/" + cid + ".json";
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0) return makeError("container " + cid + " already exists", EEXIST);
-  return writeJsonAtomic(path, v);
+  auto written = writeJsonAtomic(path, v, 0600, true);
+  if (!written.ok() && written.error().code == EEXIST)
+    return makeError("container " + cid + " already exists", EEXIST);
+  return written;
 }
 
 Result<std::string> indexLookup(const std::string& root, const std::string& cid) {
@@ -247,18 +252,16 @@ Status indexRemove(const std::string& root, const std::string& cid) {
 
 Result<std::vector<std::string>> indexList(const std::string& root) {
   std::vector<std::string> ids;
-  DIR* d = opendir(root.c_str());
-  if (!d) {
-    if (errno == ENOENT) return ids;
-    return sysError("open " + root);
+  auto names = listDir(root);
+  if (!names.ok()) {
+    if (names.error().code == ENOENT) return ids;
+    return std::move(names).error();
   }
-  while (struct dirent* e = readdir(d)) {
-    std::string name = e->d_name;
+  for (const auto& name : *names) {
     if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
     std::string id = name.substr(0, name.size() - 5);
     if (validateContainerId(id).ok()) ids.push_back(id);
   }
-  closedir(d);
   std::sort(ids.begin(), ids.end());
   return ids;
 }

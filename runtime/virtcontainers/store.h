@@ -1,7 +1,7 @@
 // Where sandboxes and containers keep their state, and the JSON records themselves:
 //   /run/vc/sbs/<sandbox>/sandbox.json            the sandbox (VM, proxy, member containers)
 //   /run/vc/sbs/<sandbox>/<container>/state.json  one container and its exec'd processes
-//   /run/vc/sbs/<sandbox>/lock                    serialises commands on one sandbox
+//   /run/vc/locks/<sandbox>.lock                   serialises commands on one sandbox
 //   /run/vc/vm/<sandbox>/                         QEMU's sockets, pid file and logs
 //   <--root>/<container>.json                      container -> sandbox index (runc's --root)
 // Files are written atomically; every record read back is validated like untrusted input
@@ -30,21 +30,21 @@ struct StorePaths {
   static std::string sharedDir(const std::string& sid) {
     return runDir() + "/kata-containers/shared/sandboxes/" + sid;
   }
-  static std::string proxySocket(const std::string& sid) {
-    return sandboxDir(sid) + "/proxy.sock";
-  }
+  static std::string locksDir() { return runDir() + "/vc/locks"; }
+  static std::string lockFile(const std::string& sid) { return locksDir() + "/" + sid + ".lock"; }
+  static std::string proxySocket(const std::string& sid) { return sandboxDir(sid) + "/proxy.sock"; }
 };
 
 struct SandboxState {
   std::string id;
   ProcessRef qemu;
   ProcessRef proxy;
-  ProcessRef virtiofsd;          // shared_fs = "virtio-fs" only (pid 0 otherwise)
-  std::string agentUrl;          // what shims and the runtime dial
-  std::string accelerator;       // "kvm" or "tcg"
-  std::string configPath;        // configuration.toml the sandbox was created with
+  ProcessRef virtiofsd;     // shared_fs = "virtio-fs" only (pid 0 otherwise)
+  std::string agentUrl;     // what shims and the runtime dial
+  std::string accelerator;  // "kvm" or "tcg"
+  std::string configPath;   // configuration.toml the sandbox was created with
   std::vector<std::string> containers;
-  std::string created;           // RFC 3339
+  std::string created;  // RFC 3339
   // The network namespace whose interfaces were wired to the guest (net::attach), and what
   // was added to it: for each interface its tap, to remove at teardown.
   std::string netns;
@@ -78,8 +78,9 @@ Status saveSandbox(const SandboxState& s);
 Result<ContainerState> loadContainer(const std::string& sid, const std::string& cid);
 Status saveContainer(const ContainerState& c);
 
-/// Exclusive (mutating commands) or shared (queries) lock of one sandbox.
-Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode);
+/// Exclusive (mutating commands) or shared (queries) lock of one sandbox; waits up to
+/// `timeoutMs` (FileLock::acquire).
+Result<FileLock> lockSandbox(const std::string& sid, FileLock::Mode mode, int timeoutMs = 120000);
 
 /// The container index under the runtime's --root directory.
 Status indexAdd(const std::string& root, const std::string& cid, const std::string& sid,

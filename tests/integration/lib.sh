@@ -121,7 +121,7 @@ expect_no_residue() {
   pgrep -f "virtiofsd.*/sandboxes/$sid/" >/dev/null && what="$what virtiofsd"
   grep -q "/shared/sandboxes/$sid" /proc/self/mountinfo && what="$what mounts"
   [ -e "/run/vc/sbs/$sid" ] && what="$what /run/vc/sbs/$sid"
-  [ -e "/run/vc/sbs/.$sid.lock" ] && what="$what /run/vc/sbs/.$sid.lock"
+  [ -e "/run/vc/locks/$sid.lock" ] && what="$what /run/vc/locks/$sid.lock"
   [ -e "/run/vc/vm/$sid" ] && what="$what /run/vc/vm/$sid"
   [ -e "/run/kata-containers/shared/sandboxes/$sid" ] && what="$what shared-dir"
   [ -e "$TEST_ROOT/state/$sid.json" ] && what="$what index"
@@ -136,6 +136,8 @@ expect_no_residue() {
 cleanup_all() {
   local id
   for id in $(rt list -q 2>/dev/null); do rt delete --force "$id" >/dev/null 2>&1; done
+  # Mounts a failed test made under its scratch dir, deepest first.
+  findmnt -rn -o TARGET | grep "^$TEST_ROOT/" | sort -r | xargs -r -n 1 umount -l 2>/dev/null
   rm -rf "$TEST_ROOT"
 }
 

@@ -47,11 +47,8 @@ TEST_GROUP(AgentApi) {
   void teardown() override { h.stop(); }
 
   void createAndStart(const std::string& cid, const std::vector<std::string>& args) {
-    h.makeRootfs(cid);
-    auto s = h.create(cid, h.makeSpec(cid, args));
-    CHECK_TEXT(s.ok(), (codeText(s) + "\n" + h.agentLog()).c_str());
-    s = h.start(cid);
-    CHECK_TEXT(s.ok(), (codeText(s) + "\n" + h.agentLog()).c_str());
+    std::string failed = h.createAndStart(cid, args);
+    CHECK_TEXT(failed.empty(), failed.c_str());
   }
 
   ::grpc::Status pause(const std::string& cid, bool resume = false) {

@@ -224,6 +224,16 @@ std::string AgentHarness::makeRootfs(const std::string& cid) {
   return agent_->StartContainer(ctx.get(), req, &resp);
 }
 
+std::string AgentHarness::createAndStart(const std::string& cid,
+                                         const std::vector<std::string>& args, bool terminal) {
+  makeRootfs(cid);
+  auto s = create(cid, makeSpec(cid, args, terminal));
+  if (s.ok()) s = start(cid);
+  if (s.ok()) return "";
+  return std::to_string(static_cast<int>(s.error_code())) + " " + s.error_message() + "\n" +
+         agentLog();
+}
+
 std::string AgentHarness::readAll(const std::string& cid, const std::string& execId,
                                   bool stderrStream, ::grpc::Status* status, uint32_t chunk) {
   std::string out;

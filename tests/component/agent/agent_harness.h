@@ -45,7 +45,12 @@ class AgentHarness {
   /// CreateContainer with makeSpec (or `spec` when given); returns the gRPC status.
   ::grpc::Status create(const std::string& cid, const ::grpc::Spec& spec);
   ::grpc::Status start(const std::string& cid);
-  /// Reads a stream until EOF (empty data) or error; `status` gets the final status.
+  /// makeRootfs, create with makeSpec, start: "" when all went well, else what failed with the
+  /// agent's log.
+  std::string createAndStart(const std::string& cid, const std::vector<std::string>& args,
+                             bool terminal = false);
+  /// Reads a stream until its end (the agent's end-of-stream error, protocols/agent_wire.h),
+  /// another error or an empty reply; `status` gets the final status.
   std::string readAll(const std::string& cid, const std::string& execId, bool stderrStream,
                       ::grpc::Status* status = nullptr, uint32_t chunk = 32768);
   /// WaitProcess; -1000 on RPC error.

@@ -249,6 +249,22 @@ TEST(Shim, SignalsSentToTheShimReachTheProcess) {
   CHECK(h.remove(cid).ok());
 }
 
+// A background child keeping the exec's output open does not keep the shim (the process as
+// its caller sees it) alive: the agent ends the output a grace period after the exit.
+TEST(Shim, ExecWhoseBackgroundChildHoldsTheOutputEndsAfterTheGrace) {
+  std::string cid = "s-grace";
+  create(cid, {"sleep", "100"});
+  start(cid);
+  auto s = h.exec(cid, "bg", {"sh", "-c", "sleep 60 & echo bg-started; exit 4"});
+  CHECK_TEXT(s.ok(), codeText(s).c_str());
+  PipedShim shim = startPipedShim(cid, "bg");
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_EQUAL_TEXT(4, waitShim(shim.process, 30s), logs().c_str());
+  CHECK_TRUE(std::chrono::steady_clock::now() - t0 < 20s);
+  STRCMP_EQUAL("bg-started\n", shim.out->finish().c_str());
+  CHECK(h.remove(cid).ok());
+}
+
 TEST(Shim, ExecProcessKilledBySignalExitsWith128PlusSignal) {
   std::string cid = "s-exec";
   create(cid, {"sh", "-c", "while true; do sleep 0.05; done"});

@@ -1,5 +1,8 @@
 #include "agent/modules.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <fstream>
 
 #include "lib/temp_dir.h"
@@ -39,4 +42,27 @@ TEST(AgentModules, MissingModuleFilesAreSkippedNotFatal) {
   CHECK(loaded.ok());
   CHECK_EQUAL(0u, *loaded);
   CHECK(!loadModules(dir->path() + "/no-such-list").ok());
+}
+
+TEST(AgentModules, RequestedModulesAlreadyInTheKernelNeedNoFile) {
+  auto dir = kata::TempDir::create("agent-modules-");
+  CHECK(dir.ok());
+  std::string sys = dir->path() + "/sys-module";
+  CHECK_EQUAL(0, ::mkdir(sys.c_str(), 0755));
+  CHECK_EQUAL(0, ::mkdir((sys + "/9pnet_virtio").c_str(), 0755));
+  std::string list = dir->path() + "/kata-modules.list";
+  std::ofstream(list) << dir->path() << "/9p.ko\n";
+  // Loaded (or built in) under its kernel name; dashes and underscores are the same.
+  CHECK(requireModules({{"9pnet-virtio", {}}, {"9pnet_virtio", {"debug=1"}}}, list, sys).ok());
+  // Listed, but its file is missing: the error names it.
+  auto s = requireModules({{"9p", {}}}, list, sys);
+  CHECK(!s.ok());
+  STRCMP_CONTAINS("9p.ko", s.error().str().c_str());
+  // Neither in the kernel nor in the list.
+  s = requireModules({{"vhost_vsock", {}}}, list, sys);
+  CHECK(!s.ok());
+  CHECK_EQUAL(ENOENT, s.error().code);
+  STRCMP_CONTAINS("vhost_vsock", s.error().str().c_str());
+  CHECK(!requireModules({{"../../x", {}}}, list, sys).ok());
+  CHECK(!requireModules({{"", {}}}, list, sys).ok());
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string_view>
 #include <thread>
@@ -40,7 +41,7 @@ TEST(AgentStdio, RingBufferWrapsAround) {
   CHECK_EQUAL(3u, rb.pop(out, 3));
   STRCMP_EQUAL("abc", out.c_str());
   CHECK_EQUAL(3u, rb.tailSpace().second);  // contiguous room up to the end only
-  CHECK_EQUAL(6u, push(rb, "fghijkl"));  // only 6 bytes of room, in two pieces
+  CHECK_EQUAL(6u, push(rb, "fghijkl"));    // only 6 bytes of room, in two pieces
   CHECK_EQUAL(0u, rb.space());
   CHECK_EQUAL(0u, rb.tailSpace().second);
   out.clear();
@@ -95,7 +96,32 @@ TEST(AgentStdio, InputStreamWritesAndCloses) {
   char buf[16];
   CHECK_EQUAL(5, ::read(pair->childIn.get(), buf, sizeof buf));
   CHECK_EQUAL(0, ::read(pair->childIn.get(), buf, sizeof buf));  // EOF after close
-  CHECK(!in.write("more", nullptr).ok());
+  auto late = in.write("more", nullptr);  // accepted and dropped, as upstream's agent does
+  CHECK(late.ok());
+  CHECK_EQUAL(0u, *late);
+}
+
+TEST(AgentStdio, AfterTheProcessExitedTheStreamEndsOnceTheGraceHasPassedAndThePipeIsEmpty) {
+  int fds[2];
+  CHECK_EQUAL(0, ::pipe2(fds, O_CLOEXEC));
+  kata::UniqueFd heldByAChild(fds[1]);  // the writer never closes
+  OutputStream stream(kata::UniqueFd(fds[0]), false);
+  CHECK_EQUAL(6, ::write(heldByAChild.get(), "before", 6));
+  auto t0 = std::chrono::steady_clock::now();
+  stream.processExited(std::chrono::milliseconds(300));
+  std::string got;
+  for (;;) {
+    std::string chunk = stream.read(100, nullptr);
+    if (chunk.empty()) break;
+    got += chunk;
+    // Output still coming in the grace period is delivered.
+    if (got == "before") CHECK_EQUAL(6, ::write(heldByAChild.get(), "during", 6));
+  }
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  STRCMP_EQUAL("beforeduring", got.c_str());
+  CHECK(elapsed >= std::chrono::milliseconds(250));
+  CHECK(elapsed < std::chrono::seconds(5));
+  CHECK(stream.drained());
 }
 
 TEST(AgentStdio, TerminalIsLeftToTheContainerProcess) {

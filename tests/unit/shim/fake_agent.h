@@ -1,6 +1,12 @@
 // An in-process stand-in for kata-agent's stream API, served with real gRPC on a unix socket,
 // so that the shim's relay logic is exercised over the same wire it uses in production.
 // Its state outlives a server, so a test can stop the "agent" and start it again.
+//
+// It answers as upstream Kata 1.x's agent does (kata-containers/agent grpc.go): a stream that
+// ended is UNKNOWN "EOF" (eofStyle selects the other forms: OUT_OF_RANGE "EOF" of upstream built
+// with an older gRPC-Go, the empty OK reply of our older agents), and once WaitProcess has
+// answered the process is forgotten: its unread output is dropped, a blocked read fails, and
+// every later call naming it is NOT_FOUND.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -20,18 +26,25 @@
 
 namespace kata::shim::testing {
 
+/// How the fake agent says that a stream ended.
+enum class EofStyle { UnknownEof, OutOfRangeEof, EmptyOk };
+
 /// What the fake agent has been told and what it will answer.
 struct FakeAgentState {
   std::mutex mu;
   std::condition_variable cv;
 
-  // Output queued for ReadStdout/ReadStderr; an empty string is EOF (and stays EOF).
+  // Output queued for ReadStdout/ReadStderr; an empty string is the end of the stream (and
+  // stays so).
   std::deque<std::string> stdoutQueue, stderrQueue;
   bool stdoutEof = false, stderrEof = false;
   int readErrorsToReturn = 0;  // the next N ReadStdout calls fail (FAILED_PRECONDITION)
   std::optional<int> exitStatus;
   std::optional<::grpc::Status> waitFailure;  // WaitProcess answers this instead of waiting
   bool goingAway = false;                     // the server is shutting down: blocked calls return
+  EofStyle eofStyle = EofStyle::UnknownEof;
+  bool forgotten = false;    // WaitProcess answered: the process is gone
+  size_t droppedByWait = 0;  // output bytes still unread when WaitProcess answered
 
   // What the shim did.
   std::string stdinData;
@@ -90,6 +103,7 @@ class FakeAgentService final : public ::grpc::AgentService::Service {
                             ::grpc::WriteStreamResponse* resp) override {
     std::lock_guard lock(s_->mu);
     checkIds(req->container_id(), req->exec_id());
+    if (s_->forgotten) return notFound();
     if (s_->stdinClosed) s_->stdinClosedAfterData = false;
     // Accept at most 1000 bytes per call, so the shim must handle short writes.
     size_t n = std::min<size_t>(req->data().size(), 1000);
@@ -102,6 +116,7 @@ class FakeAgentService final : public ::grpc::AgentService::Service {
                             ::google::protobuf::Empty*) override {
     std::lock_guard lock(s_->mu);
     checkIds(req->container_id(), req->exec_id());
+    if (s_->forgotten) return notFound();
     s_->stdinClosed = true;
     s_->cv.notify_all();
     return ::grpc::Status::OK;
@@ -118,6 +133,7 @@ class FakeAgentService final : public ::grpc::AgentService::Service {
                               ::google::protobuf::Empty*) override {
     std::lock_guard lock(s_->mu);
     checkIds(req->container_id(), req->exec_id());
+    if (s_->forgotten) return notFound();
     s_->resizes.emplace_back(req->row(), req->column());
     s_->cv.notify_all();
     return ::grpc::Status::OK;
@@ -129,18 +145,41 @@ class FakeAgentService final : public ::grpc::AgentService::Service {
     ++s_->waitCalls;
     s_->cv.notify_all();
     if (s_->waitFailure) return *s_->waitFailure;
+    if (s_->forgotten) return notFound();
     while (!s_->exitStatus) {
       if (s_->goingAway) return goingAway();
       if (ctx->IsCancelled()) return ::grpc::Status::CANCELLED;
       s_->cv.wait_for(lock, std::chrono::milliseconds(20));
     }
     resp->set_status(*s_->exitStatus);
+    // Upstream's agent closes the process's pipes and deletes it when it answers.
+    s_->forgotten = true;
+    for (auto* q : {&s_->stdoutQueue, &s_->stderrQueue}) {
+      for (const auto& chunk : *q) s_->droppedByWait += chunk.size();
+      q->clear();
+    }
+    s_->cv.notify_all();
     return ::grpc::Status::OK;
   }
 
  private:
   static ::grpc::Status goingAway() {
     return ::grpc::Status(::grpc::StatusCode::UNAVAILABLE, "agent going away");
+  }
+  ::grpc::Status notFound() const {
+    return ::grpc::Status(::grpc::StatusCode::NOT_FOUND,
+                          "Process " + s_->execId + " not found (container " + s_->container + ")");
+  }
+  ::grpc::Status endOfStream() const {
+    switch (s_->eofStyle) {
+      case EofStyle::UnknownEof:
+        return ::grpc::Status(::grpc::StatusCode::UNKNOWN, "EOF");
+      case EofStyle::OutOfRangeEof:
+        return ::grpc::Status(::grpc::StatusCode::OUT_OF_RANGE, "EOF");
+      case EofStyle::EmptyOk:
+        break;
+    }
+    return ::grpc::Status::OK;  // empty data
   }
 
   void checkIds(const std::string& container, const std::string& exec) {
@@ -155,6 +194,8 @@ class FakeAgentService final : public ::grpc::AgentService::Service {
     std::unique_lock lock(s_->mu);
     checkIds(req->container_id(), req->exec_id());
     s_->readLens.push_back(req->len());
+    s_->cv.notify_all();
+    if (s_->forgotten) return notFound();
     if (isStdout && s_->readErrorsToReturn > 0) {
       --s_->readErrorsToReturn;
       return ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, "not started");
@@ -162,14 +203,17 @@ class FakeAgentService final : public ::grpc::AgentService::Service {
     while (!eof && q.empty()) {
       if (s_->goingAway) return goingAway();
       if (ctx->IsCancelled()) return ::grpc::Status::CANCELLED;
+      // What upstream's Go agent answers a read blocked on a pipe that WaitProcess closed.
+      if (s_->forgotten)
+        return ::grpc::Status(::grpc::StatusCode::UNKNOWN, "read |0: file already closed");
       s_->cv.wait_for(lock, std::chrono::milliseconds(20));
     }
-    if (eof) return ::grpc::Status::OK;  // empty data: EOF
+    if (eof) return endOfStream();
     std::string& front = q.front();
     if (front.empty()) {
       eof = true;
       q.pop_front();
-      return ::grpc::Status::OK;
+      return endOfStream();
     }
     size_t n = std::min<size_t>(front.size(), req->len());
     resp->set_data(front.substr(0, n));

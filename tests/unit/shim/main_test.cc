@@ -137,8 +137,8 @@ TEST(ShimBinary, RelaysStdioAndExitsWithTheProcessStatus) {
 TEST(ShimBinary, ForwardsEveryCatchableSignalItReceives) {
   ShimProcess shim(args(), in.r.get(), out.w.get(), err.w.get(), logFile);
   CHECK_TRUE(shim.pid() > 0);
-  // Once WaitProcess arrives, main() has long blocked the signals (it does so first thing).
-  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls == 1; }));
+  // Once the output reads arrive, main() has long blocked the signals (it does so first thing).
+  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->readLens.size() >= 2; }));
   for (int sig :
        {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGALRM, SIGRTMIN + 3}) {
     CHECK_EQUAL(0, ::kill(shim.pid(), sig));

@@ -79,7 +79,6 @@ TEST_GROUP(ShimRelay) {
     c.stdoutFd = out.w.get();
     c.stderrFd = err.w.get();
     c.retryTimeout = 3000ms;
-    c.outputGrace = 2000ms;
     return c;
   }
   // Ends both output streams and lets the process exit with `status`.
@@ -91,6 +90,14 @@ TEST_GROUP(ShimRelay) {
   void checkIdsWereRight() {
     std::lock_guard lock(agent.state->mu);
     CHECK_EQUAL(0u, agent.state->badIds.size());
+  }
+  // Waits until the shim has `n` output reads in flight or done (it is connected).
+  void waitForReads(size_t n) {
+    CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->readLens.size() >= n; }));
+  }
+  size_t readsSoFar() {
+    std::lock_guard lock(agent.state->mu);
+    return agent.state->readLens.size();
   }
 };
 
@@ -155,6 +162,8 @@ TEST(ShimRelay, StdinIsRelayedThenClosedAtEof) {
   checkIdsWereRight();
 }
 
+// Upstream's agent forgets a process, and drops its unread output, when it answers WaitProcess:
+// the shim must not ask before the output has ended, even when the process exited long ago.
 TEST(ShimRelay, ExitWaitsForTheOutputToEnd) {
   Collector outText(out.r.get());
   agent.state->pushStderr("");
@@ -167,16 +176,74 @@ TEST(ShimRelay, ExitWaitsForTheOutputToEnd) {
   CHECK_EQUAL(0, shim.join());
   out.w.reset();
   STRCMP_EQUAL("late output\n", outText.finish().c_str());
+  std::lock_guard lock(agent.state->mu);
+  CHECK_EQUAL(0u, agent.state->droppedByWait);
 }
 
-TEST(ShimRelay, OutputHeldOpenByAGrandchildEndsAfterTheGracePeriod) {
-  ShimConfig c = config();
-  c.outputGrace = 300ms;
-  agent.state->exitWith(7);  // stdout and stderr never reach EOF
-  auto start = std::chrono::steady_clock::now();
-  RunningShim shim(std::move(c), agent.dialer());
+TEST(ShimRelay, WaitProcessIsAskedOnlyOnceTheOutputHasEnded) {
+  Collector outText(out.r.get());
+  agent.state->exitWith(7);
+  agent.state->pushStdout("still coming\n");  // neither stream has ended yet
+  RunningShim shim(config(), agent.dialer());
+  waitForReads(3);
+  std::this_thread::sleep_for(300ms);
+  {
+    std::lock_guard lock(agent.state->mu);
+    CHECK_EQUAL(0, agent.state->waitCalls);
+  }
+  CHECK_FALSE(shim.done());
+  agent.state->pushStdout("");
+  std::this_thread::sleep_for(100ms);
+  {
+    std::lock_guard lock(agent.state->mu);
+    CHECK_EQUAL(0, agent.state->waitCalls);  // stderr is still open
+  }
+  agent.state->pushStderr("");
   CHECK_EQUAL(7, shim.join());
-  CHECK_TRUE(std::chrono::steady_clock::now() - start < 5s);
+  out.w.reset();
+  STRCMP_EQUAL("still coming\n", outText.finish().c_str());
+  std::lock_guard lock(agent.state->mu);
+  CHECK_EQUAL(1, agent.state->waitCalls);
+}
+
+// Every form of "end of stream" an agent sends: ours and upstream's (UNKNOWN "EOF"), upstream's
+// built with an older gRPC-Go (OUT_OF_RANGE "EOF"), our older agents (an empty OK reply).
+TEST(ShimRelay, EveryAgentsEndOfStreamEndsTheOutput) {
+  using kata::shim::testing::EofStyle;
+  for (EofStyle style : {EofStyle::UnknownEof, EofStyle::OutOfRangeEof, EofStyle::EmptyOk}) {
+    FakeAgentFixture other;
+    CHECK_TRUE(other.start());
+    other.state->eofStyle = style;
+    Pipe o = Pipe::make(), e = Pipe::make();
+    Collector outText(o.r.get()), errText(e.r.get());
+    other.state->pushStdout("out\n");
+    other.state->pushStdout("");
+    other.state->pushStderr("err\n");
+    other.state->pushStderr("");
+    other.state->exitWith(4);
+    ShimConfig c = config();
+    c.stdoutFd = o.w.get();
+    c.stderrFd = e.w.get();
+    {
+      RunningShim shim(std::move(c), other.dialer());
+      CHECK_EQUAL(4, shim.join());
+      STRCMP_EQUAL("", shim.shim().fatalError().c_str());
+    }
+    o.w.reset();
+    e.w.reset();
+    STRCMP_EQUAL("out\n", outText.finish().c_str());
+    STRCMP_EQUAL("err\n", errText.finish().c_str());
+  }
+}
+
+// A process the agent no longer knows (someone else collected its status): its output has
+// ended, and without a status the shim exits 255 saying why.
+TEST(ShimRelay, ProcessTheAgentForgotEndsTheShimWith255) {
+  agent.state->exitWith(0);
+  agent.state->forgotten = true;
+  RunningShim shim(config(), agent.dialer());
+  CHECK_EQUAL(255, shim.join());
+  STRCMP_CONTAINS("not found", shim.shim().fatalError().c_str());
 }
 
 TEST(ShimRelay, KilledProcessStatusPassesThrough) {
@@ -201,12 +268,14 @@ TEST(ShimRelay, OutOfRangeStatusFromTheAgentIsNotTrusted) {
 
 TEST(ShimRelay, WaitProcessErrorIsFatal) {
   agent.state->waitFailure = grpc::Status(grpc::StatusCode::NOT_FOUND, "no such process");
+  agent.state->pushStdout("");
+  agent.state->pushStderr("");
   RunningShim shim(config(), agent.dialer());
   CHECK_EQUAL(255, shim.join());
   STRCMP_CONTAINS("no such process", shim.shim().fatalError().c_str());
 }
 
-TEST(ShimRelay, ReadErrorsBeforeTheProcessExitsAreRetried) {
+TEST(ShimRelay, TransientReadErrorsAreRetried) {
   Collector outText(out.r.get());
   agent.state->readErrorsToReturn = 3;
   agent.state->pushStdout("after start\n");
@@ -309,12 +378,13 @@ TEST(ShimRelay, UnreachableAgentGivesUpWith255) {
 TEST(ShimRelay, ReconnectsWhenTheAgentComesBack) {
   Collector outText(out.r.get());
   RunningShim shim(config(), agent.dialer());
-  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls == 1; }));
+  waitForReads(2);  // stdout and stderr reads in flight
   CHECK_EQUAL(1, agent.dials.load());
+  size_t before = readsSoFar();
   agent.server->stop();  // the proxy dies: every pending call fails
   std::this_thread::sleep_for(300ms);
   CHECK_TRUE(agent.restartServer());
-  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls >= 2; }));
+  waitForReads(before + 2);  // both reads issued again
   agent.state->pushStdout("still here\n");
   finishProcess(5);
   CHECK_EQUAL(5, shim.join());
@@ -327,7 +397,7 @@ TEST(ShimRelay, AgentLostForGoodGivesUpWith255) {
   ShimConfig c = config();
   c.retryTimeout = 500ms;
   RunningShim shim(std::move(c), agent.dialer());
-  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls == 1; }));
+  waitForReads(2);
   agent.server->stop();
   CHECK_EQUAL(255, shim.join());
   STRCMP_CONTAINS("agent unreachable", shim.shim().fatalError().c_str());
@@ -341,7 +411,7 @@ TEST(ShimRelay, SurvivesAProxyRestart) {
     return kata::shim::dialAgent(*kata::shim::parseAgentUrl("unix://" + proxyPath));
   };
   RunningShim shim(config(), dialProxy);
-  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls == 1; }));
+  waitForReads(2);
   agent.state->pushStdout("before\n");
   char before[8] = {};
   pollfd p{out.r.get(), POLLIN, 0};
@@ -350,9 +420,10 @@ TEST(ShimRelay, SurvivesAProxyRestart) {
   STRCMP_EQUAL("before\n", before);
   first.reset();  // every connection through the proxy is cut at the transport level
   std::this_thread::sleep_for(300ms);
+  size_t readsBefore = readsSoFar();
   kata::shim::testing::ByteProxy second(proxyPath, agent.socketPath);
   CHECK_TRUE(second.ok());
-  CHECK_TRUE(agent.state->waitUntil([&] { return agent.state->waitCalls >= 2; }));
+  waitForReads(readsBefore + 2);
   CHECK_EQUAL(1, second.accepted());  // one connection carries every call
   agent.state->pushStdout("after\n");
   finishProcess(6);
