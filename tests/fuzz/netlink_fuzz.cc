@@ -42,7 +42,7 @@ bool multipathLoopsLibnl(const nlmsghdr* hdr) {
     rtattr a;
     std::memcpy(&a, base + off, sizeof a);
     if (a.rta_len < sizeof a || a.rta_len > hdr->nlmsg_len - off) return false;
-    if (a.rta_type == RTA_MULTIPATH) {
+    if ((a.rta_type & NLA_TYPE_MASK) == RTA_MULTIPATH) {  // libnl ignores the flag bits
       for (size_t nh = off + RTA_LENGTH(0); nh + sizeof(rtnexthop) <= off + a.rta_len;) {
         rtnexthop n;
         std::memcpy(&n, base + nh, sizeof n);
