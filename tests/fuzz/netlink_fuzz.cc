@@ -30,29 +30,44 @@ namespace {
 
 using kata::fuzz::check;
 
-// libnl 3.7 (Debian 12) parses RTA_MULTIPATH with `while (tlen >= rtnh_len)`, which never
-// advances past a nexthop of length 0 and allocates nexthops until memory runs out (found by
-// this target: corpus/netlink/oom-multipath-nexthop-of-length-0). The kernel never sends one (it
-// checks nexthop lengths when a route is added): such a message is not handed to libnl.
-bool multipathLoopsLibnl(const nlmsghdr* hdr) {
-  const size_t header = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(rtmsg));
-  if (hdr->nlmsg_len < header) return false;
-  const auto* base = reinterpret_cast<const uint8_t*>(hdr);
-  for (size_t off = header; off + sizeof(rtattr) <= hdr->nlmsg_len;) {
+// Route messages that libnl 3.7 (Debian 12) mishandles, found by this target (inputs in
+// corpus/netlink/): an RTA_MULTIPATH nexthop of length 0 makes its parser loop allocating
+// nexthops until memory runs out (oom-multipath-*; libnl ignores the attribute's flag bits), an
+// RTA_VIA shorter than its 2-byte family makes it memcpy a negative size (crash-route-via-*).
+// The kernel builds route messages itself and never sends either: such a message is not
+// handed to libnl. `attrs` spans a route message's attributes or a nexthop's.
+bool routeBreaksLibnl(const uint8_t* attrs, size_t len) {
+  for (size_t off = 0; off + sizeof(rtattr) <= len;) {
     rtattr a;
-    std::memcpy(&a, base + off, sizeof a);
-    if (a.rta_len < sizeof a || a.rta_len > hdr->nlmsg_len - off) return false;
-    if ((a.rta_type & NLA_TYPE_MASK) == RTA_MULTIPATH) {  // libnl ignores the flag bits
-      for (size_t nh = off + RTA_LENGTH(0); nh + sizeof(rtnexthop) <= off + a.rta_len;) {
-        rtnexthop n;
-        std::memcpy(&n, base + nh, sizeof n);
-        if (n.rtnh_len < sizeof n) return true;
-        nh += RTNH_ALIGN(n.rtnh_len);
-      }
+    std::memcpy(&a, attrs + off, sizeof a);
+    if (a.rta_len < sizeof a || a.rta_len > len - off) return false;  // libnl stops here too
+    const size_t payload = a.rta_len - RTA_LENGTH(0);
+    const uint8_t* data = attrs + off + RTA_LENGTH(0);
+    switch (a.rta_type & NLA_TYPE_MASK) {
+      case RTA_VIA:
+        if (payload < sizeof(rtvia)) return true;
+        break;
+      case RTA_MULTIPATH:
+        for (size_t nh = 0; nh + sizeof(rtnexthop) <= payload;) {
+          rtnexthop n;
+          std::memcpy(&n, data + nh, sizeof n);
+          if (n.rtnh_len < sizeof n) return true;
+          if (n.rtnh_len <= payload - nh &&
+              routeBreaksLibnl(data + nh + RTNH_LENGTH(0), n.rtnh_len - RTNH_LENGTH(0)))
+            return true;
+          nh += RTNH_ALIGN(n.rtnh_len);
+        }
+        break;
     }
     off += RTA_ALIGN(a.rta_len);
   }
   return false;
+}
+
+bool routeBreaksLibnl(const nlmsghdr* hdr) {
+  const size_t header = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(rtmsg));
+  if (hdr->nlmsg_len < header) return false;
+  return routeBreaksLibnl(reinterpret_cast<const uint8_t*>(hdr) + header, hdr->nlmsg_len - header);
 }
 
 // libnl 3.7 indexes a per-family array (AF_MAX entries) with a link message's ifi_family
@@ -100,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     nl_cache* target[] = {c.links, c.addrs, c.routes};
     int kind = hdr->nlmsg_type % 3;
     hdr->nlmsg_type = kTypes[kind];
-    if (hdr->nlmsg_type == RTM_NEWROUTE && multipathLoopsLibnl(hdr)) continue;
+    if (hdr->nlmsg_type == RTM_NEWROUTE && routeBreaksLibnl(hdr)) continue;
     if (hdr->nlmsg_type == RTM_NEWLINK && linkFamilyBreaksLibnl(hdr)) continue;
     nl_msg* msg = nlmsg_convert(hdr);
     if (!msg) continue;
