@@ -1,5 +1,5 @@
 # The one entry point: `make`, `make test`, `make install`, `make deps`, `make assets`,
-# `make asan`, `make bench`, `make demo`. CMake does the compiling underneath.
+# `make asan`, `make fuzz`, `make bench`, `make demo`. CMake does the compiling underneath.
 
 PREFIX     ?= /usr
 DESTDIR    ?=
@@ -12,10 +12,15 @@ ASSETS     ?= $(CURDIR)/$(BUILD)/assets
 # Guest kernel: minimal (built from linux-source and cached, see docs/osbuilder.md) or debian
 # (Debian's linux-image-amd64: then set kernel = vmlinuz.container and initrd in the config).
 KERNEL     ?= minimal
+# make fuzz: libFuzzer targets built with clang, everything instrumented, in FUZZ_BUILD; each
+# target runs FUZZ_SECONDS (all of tests/fuzz/*_fuzz.cc, or those named in FUZZ_TARGETS).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
 CMAKE_FLAGS = -DKATA_PREFIX=$(PREFIX)
 
-.PHONY: all build deps test unit asan assets install demo bench clean format
+.PHONY: all build deps test unit asan fuzz fuzz-build assets install demo bench clean format
 
 all: build
 
@@ -45,6 +50,17 @@ asan:
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L 'unit|component' $(CTEST_ARGS)
 
+# Builds the fuzz targets (CC=clang; -fsanitize=fuzzer,address,undefined on all the code).
+fuzz-build:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_FLAGS) -DKATA_FUZZ=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+
+# Fuzzes each target in turn (nice -n 10, one at a time); a crash is copied into
+# tests/fuzz/corpus/<target>/ as a regression input (replayed by `make test`) and fails.
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 install: build assets
 	packaging/install.sh "$(DESTDIR)" "$(PREFIX)" "$(BUILD)" "$(ASSETS)"
 
@@ -58,4 +74,4 @@ format:
 	find lib runtime proxy shim agent netmon tests -name '*.cc' -o -name '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

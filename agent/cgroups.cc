@@ -13,6 +13,7 @@
 
 #include "lib/fs_util.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/unique_fd.h"
 #include "protocols/agent.pb.h"
 #include "protocols/oci.pb.h"
@@ -47,12 +48,8 @@ std::string readTrimmed(const std::string& path) {
 }
 
 uint64_t readU64(const std::string& path) {
-  std::string s = readTrimmed(path);
-  try {
-    return s.empty() ? 0 : std::stoull(s);
-  } catch (...) {
-    return 0;
-  }
+  auto v = parseInt<uint64_t>(readTrimmed(path), path);
+  return v.ok() ? *v : 0;
 }
 
 bool isController(const std::string& opt) {
@@ -80,11 +77,9 @@ void parseBlkioEntries(const std::string& text,
     if (!(l >> op)) continue;
     if (!(l >> value)) {
       // "MAJ:MIN value" files (sectors, time) have no op column.
-      try {
-        value = std::stoull(op);
-      } catch (...) {
-        continue;
-      }
+      auto v = parseInt<uint64_t>(op, "blkio value");
+      if (!v.ok()) continue;
+      value = *v;
       op.clear();
     }
     auto* e = out->Add();

@@ -10,6 +10,7 @@
 
 #include "lib/fs_util.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/safe_path.h"
 #include "lib/unique_fd.h"
 #include "lib/version.h"
@@ -56,14 +57,10 @@ std::string trimmed(const std::string& path) {
 Result<uint64_t> memBlockSize(const std::string& path) {
   std::string text = trimmed(path);
   if (text.empty()) return makeError("cannot read " + path, ENOENT);
-  try {
-    size_t used = 0;
-    uint64_t v = std::stoull(text, &used, 16);
-    if (used != text.size() || v == 0) throw std::invalid_argument("bad");
-    return v;
-  } catch (...) {
+  auto v = parseInt<uint64_t>(text, path, 16);
+  if (!v.ok() || *v == 0)
     return makeError(path + " holds \"" + text.substr(0, 32) + "\", not a hex size", EIO);
-  }
+  return *v;
 }
 
 }  // namespace

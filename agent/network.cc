@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "lib/netlink.h"
+#include "lib/parse.h"
 
 namespace kata::agent::net {
 
@@ -63,12 +64,11 @@ Result<NlAddrPtr> parseDestination(const std::string& text, int family) {
   unsigned maxLen = nl_addr_get_family(a.get()) == AF_INET ? 32 : 128;
   unsigned len = maxLen;
   if (slash != std::string::npos) {
-    std::string p = text.substr(slash + 1);
-    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(p) > maxLen) {
+    auto p = parseInt<unsigned>(text.substr(slash + 1), "route dest prefix length");
+    if (!p.ok() || *p > maxLen) {
       return makeError("route dest \"" + text.substr(0, 64) + "\" has a bad prefix length", EINVAL);
     }
-    len = static_cast<unsigned>(std::stoul(p));
+    len = *p;
   }
   nl_addr_set_prefixlen(a.get(), static_cast<int>(len));
   return a;
@@ -112,16 +112,33 @@ Result<std::vector<WantedAddress>> parseAddresses(const types::Interface& want) 
     }
     unsigned maxLen = family == AF_INET ? 32 : 128;
     const std::string& m = ip.mask();
-    if (m.empty() || m.size() > 3 || m.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(m) > maxLen) {
+    auto len = parseInt<unsigned>(m, "interface address mask");
+    if (!len.ok() || *len > maxLen) {
       return makeError("interface address " + ip.address() + ": mask \"" + m.substr(0, 16) +
                            "\" is not a prefix length",
                        EINVAL);
     }
-    nl_addr_set_prefixlen(a.get(), static_cast<int>(std::stoul(m)));
+    nl_addr_set_prefixlen(a.get(), static_cast<int>(*len));
     out.push_back({std::move(a), ip.address() + "/" + m});
   }
   return out;
+}
+
+struct CheckedInterface {
+  NlAddrPtr mac;
+  std::vector<WantedAddress> addresses;
+};
+
+Result<CheckedInterface> checkedInterface(const types::Interface& want) {
+  if (want.hwaddr().empty()) return makeError("interface hwAddr is missing", EINVAL);
+  KATA_ASSIGN_OR_RETURN(auto mac, parseMac(want.hwaddr(), "interface hwAddr"));
+  if (!want.name().empty()) KATA_TRY(validateName(want.name()));
+  if (want.mtu() != 0 && (want.mtu() < 68 || want.mtu() > 65535)) {
+    return makeError("interface mtu " + std::to_string(want.mtu()) + " is out of range 68..65535",
+                     EINVAL);
+  }
+  KATA_ASSIGN_OR_RETURN(auto addresses, parseAddresses(want));
+  return CheckedInterface{std::move(mac), std::move(addresses)};
 }
 
 rtnl_link* findByMac(nl_cache* links, nl_addr* mac) {
@@ -133,15 +150,12 @@ rtnl_link* findByMac(nl_cache* links, nl_addr* mac) {
   return nullptr;
 }
 
-Result<types::Interface> describeLink(nl_sock* sk, int ifindex) {
-  KATA_ASSIGN_OR_RETURN(auto links, linkCache(sk));
-  KATA_ASSIGN_OR_RETURN(auto addrs, addrCache(sk));
-  rtnl_link* link = rtnl_link_get(links.get(), ifindex);
-  if (!link) return makeError("interface " + std::to_string(ifindex) + " vanished", ENOENT);
-  LinkPtr held(link);
+types::Interface describeLink(rtnl_link* link, nl_cache* addrs) {
+  const int ifindex = rtnl_link_get_ifindex(link);
   types::Interface out;
-  out.set_device(rtnl_link_get_name(link));
-  out.set_name(rtnl_link_get_name(link));
+  const char* name = rtnl_link_get_name(link);  // NULL for a message without IFLA_IFNAME
+  out.set_device(name ? name : "");
+  out.set_name(name ? name : "");
   out.set_mtu(rtnl_link_get_mtu(link));
   out.set_raw_flags(rtnl_link_get_flags(link));
   if (const char* type = rtnl_link_get_type(link)) out.set_type(type);
@@ -149,17 +163,26 @@ Result<types::Interface> describeLink(nl_sock* sk, int ifindex) {
     char buf[32];
     out.set_hwaddr(nl_addr2str(mac, buf, sizeof buf));
   }
-  for (nl_object* o = nl_cache_get_first(addrs.get()); o; o = nl_cache_get_next(o)) {
+  for (nl_object* o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
     auto* a = reinterpret_cast<rtnl_addr*>(o);
     if (rtnl_addr_get_ifindex(a) != ifindex) continue;
-    nl_addr* local = rtnl_addr_get_local(a);
-    if (!local) continue;
+    const std::string local = addrText(rtnl_addr_get_local(a), false);
+    if (local.empty()) continue;  // none, or malformed
     auto* ip = out.add_ipaddresses();
     ip->set_family(rtnl_addr_get_family(a) == AF_INET6 ? types::v6 : types::v4);
-    ip->set_address(addrText(local, false));
+    ip->set_address(local);
     ip->set_mask(std::to_string(rtnl_addr_get_prefixlen(a)));
   }
   return out;
+}
+
+Result<types::Interface> describeLink(nl_sock* sk, int ifindex) {
+  KATA_ASSIGN_OR_RETURN(auto links, linkCache(sk));
+  KATA_ASSIGN_OR_RETURN(auto addrs, addrCache(sk));
+  rtnl_link* link = rtnl_link_get(links.get(), ifindex);
+  if (!link) return makeError("interface " + std::to_string(ifindex) + " vanished", ENOENT);
+  LinkPtr held(link);
+  return describeLink(link, addrs.get());
 }
 
 Result<int> ifindexByName(nl_cache* links, const std::string& name) {
@@ -249,15 +272,16 @@ bool inInitialNetworkNamespace() {
          self.st_dev == init.st_dev;
 }
 
+Status checkInterface(const types::Interface& want) {
+  KATA_ASSIGN_OR_RETURN(auto checked, checkedInterface(want));
+  (void)checked;
+  return okStatus();
+}
+
 Result<types::Interface> updateInterface(const types::Interface& want) {
-  if (want.hwaddr().empty()) return makeError("interface hwAddr is missing", EINVAL);
-  KATA_ASSIGN_OR_RETURN(auto mac, parseMac(want.hwaddr(), "interface hwAddr"));
-  if (!want.name().empty()) KATA_TRY(validateName(want.name()));
-  if (want.mtu() != 0 && (want.mtu() < 68 || want.mtu() > 65535)) {
-    return makeError("interface mtu " + std::to_string(want.mtu()) + " is out of range 68..65535",
-                     EINVAL);
-  }
-  KATA_ASSIGN_OR_RETURN(auto addresses, parseAddresses(want));
+  KATA_ASSIGN_OR_RETURN(CheckedInterface checked, checkedInterface(want));
+  NlAddrPtr mac = std::move(checked.mac);
+  std::vector<WantedAddress> addresses = std::move(checked.addresses);
 
   KATA_ASSIGN_OR_RETURN(auto sk, connectRoute());
   KATA_ASSIGN_OR_RETURN(auto links, linkCache(sk.get()));
@@ -338,14 +362,44 @@ Result<types::Interface> updateInterface(const types::Interface& want) {
   return describeLink(sk.get(), ifindex);
 }
 
+std::vector<types::Interface> interfacesFrom(nl_cache* links, nl_cache* addrs) {
+  std::vector<types::Interface> out;
+  for (nl_object* o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
+    out.push_back(describeLink(reinterpret_cast<rtnl_link*>(o), addrs));
+  }
+  return out;
+}
+
 Result<std::vector<types::Interface>> listInterfaces() {
   KATA_ASSIGN_OR_RETURN(auto sk, connectRoute());
   KATA_ASSIGN_OR_RETURN(auto links, linkCache(sk.get()));
-  std::vector<types::Interface> out;
-  for (nl_object* o = nl_cache_get_first(links.get()); o; o = nl_cache_get_next(o)) {
-    auto* link = reinterpret_cast<rtnl_link*>(o);
-    KATA_ASSIGN_OR_RETURN(auto i, describeLink(sk.get(), rtnl_link_get_ifindex(link)));
-    out.push_back(std::move(i));
+  KATA_ASSIGN_OR_RETURN(auto addrs, addrCache(sk.get()));
+  return interfacesFrom(links.get(), addrs.get());
+}
+
+std::vector<types::Route> routesFrom(nl_cache* routes, nl_cache* links) {
+  std::vector<types::Route> out;
+  for (nl_object* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
+    auto* r = reinterpret_cast<rtnl_route*>(o);
+    if (!managedRoute(r)) continue;
+    types::Route route;
+    nl_addr* dst = rtnl_route_get_dst(r);
+    if (dst && nl_addr_get_prefixlen(dst) > 0) {
+      const std::string ip = addrText(dst, false);
+      if (ip.empty()) continue;  // malformed
+      route.set_dest(ip + "/" + std::to_string(nl_addr_get_prefixlen(dst)));
+    }
+    if (nl_addr* src = rtnl_route_get_pref_src(r)) route.set_source(addrText(src, false));
+    route.set_scope(rtnl_route_get_scope(r));
+    if (rtnl_route_get_nnexthops(r) > 0) {
+      rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
+      if (nl_addr* gw = rtnl_route_nh_get_gateway(nh)) route.set_gateway(addrText(gw, false));
+      char name[IFNAMSIZ + 1] = {};
+      if (rtnl_link_i2name(links, rtnl_route_nh_get_ifindex(nh), name, sizeof name)) {
+        route.set_device(name);
+      }
+    }
+    out.push_back(std::move(route));
   }
   return out;
 }
@@ -354,28 +408,13 @@ Result<std::vector<types::Route>> listRoutes() {
   KATA_ASSIGN_OR_RETURN(auto sk, connectRoute());
   KATA_ASSIGN_OR_RETURN(auto links, linkCache(sk.get()));
   KATA_ASSIGN_OR_RETURN(auto routes, routeCache(sk.get()));
-  std::vector<types::Route> out;
-  for (nl_object* o = nl_cache_get_first(routes.get()); o; o = nl_cache_get_next(o)) {
-    auto* r = reinterpret_cast<rtnl_route*>(o);
-    if (!managedRoute(r)) continue;
-    types::Route route;
-    nl_addr* dst = rtnl_route_get_dst(r);
-    if (dst && nl_addr_get_prefixlen(dst) > 0) {
-      route.set_dest(addrText(dst, false) + "/" + std::to_string(nl_addr_get_prefixlen(dst)));
-    }
-    if (nl_addr* src = rtnl_route_get_pref_src(r)) route.set_source(addrText(src, false));
-    route.set_scope(rtnl_route_get_scope(r));
-    if (rtnl_route_get_nnexthops(r) > 0) {
-      rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
-      if (nl_addr* gw = rtnl_route_nh_get_gateway(nh)) route.set_gateway(addrText(gw, false));
-      char name[IFNAMSIZ + 1] = {};
-      if (rtnl_link_i2name(links.get(), rtnl_route_nh_get_ifindex(nh), name, sizeof name)) {
-        route.set_device(name);
-      }
-    }
-    out.push_back(std::move(route));
-  }
-  return out;
+  return routesFrom(routes.get(), links.get());
+}
+
+Status checkRoute(nl_cache* links, const types::Route& route) {
+  KATA_ASSIGN_OR_RETURN(auto planned, planRoute(links, route));
+  (void)planned;
+  return okStatus();
 }
 
 Status updateRoutes(const std::vector<types::Route>& routes) {

@@ -10,6 +10,8 @@
 #include "protocols/agent.pb.h"
 #include "protocols/types.pb.h"
 
+struct nl_cache;
+
 namespace kata::agent::net {
 
 /// Finds the link with `want.hwaddr`, then renames it (when a name is given), sets the MTU
@@ -34,6 +36,19 @@ Status addArpNeighbors(const std::vector<types::ARPNeighbor>& neighbors);
 
 /// Counters of every link but the loopback.
 std::vector<grpc::NetworkStats> networkStats();
+
+// Pure parts of the above, fuzzed with arbitrary rtnetlink messages and requests
+// (tests/fuzz/netlink_fuzz.cc). The caches hold what the kernel sent (RTM_NEWLINK,
+// RTM_NEWADDR, RTM_NEWROUTE).
+
+/// ListInterfaces' answer for these links and addresses.
+std::vector<types::Interface> interfacesFrom(nl_cache* links, nl_cache* addrs);
+/// ListRoutes' answer for these routes (device names from `links`).
+std::vector<types::Route> routesFrom(nl_cache* routes, nl_cache* links);
+/// The checks updateInterface makes before changing anything.
+Status checkInterface(const types::Interface& want);
+/// The checks updateRoutes makes on one route before changing anything.
+Status checkRoute(nl_cache* links, const types::Route& route);
 
 /// True when the agent runs in the kernel's initial network namespace or in PID 1's (on a host
 /// in test mode that is the host's network, which the agent must not change).

@@ -48,8 +48,8 @@ size_t RingBuffer::pop(std::string& out, size_t max) {
   return n;
 }
 
-OutputStream::OutputStream(UniqueFd fd, bool isTty, size_t capacity)
-    : fd_(std::move(fd)), isTty_(isTty), buffer_(capacity) {
+OutputStream::OutputStream(UniqueFd fd, bool /*isTty*/, size_t capacity)
+    : fd_(std::move(fd)), buffer_(capacity) {
   setNonBlocking(fd_.get());
   stopFd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   thread_ = std::thread([this] { pump(); });

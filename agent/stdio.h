@@ -55,7 +55,8 @@ class OutputStream {
  public:
   static constexpr size_t kDefaultCapacity = 1 << 20;
 
-  /// Starts pumping `fd` (made non-blocking). `isTty`: EIO from a pty master means EOF.
+  /// Starts pumping `fd` (made non-blocking). EIO (a pty master whose slave closed) is EOF,
+  /// for a pipe as for a terminal: `isTty` is not needed.
   OutputStream(UniqueFd fd, bool isTty, size_t capacity = kDefaultCapacity);
   ~OutputStream();
   OutputStream(const OutputStream&) = delete;
@@ -76,7 +77,6 @@ class OutputStream {
   void pump();
 
   UniqueFd fd_;
-  bool isTty_;
   UniqueFd stopFd_;  // eventfd that wakes the pump's poll()
   std::mutex mu_;
   std::condition_variable dataCv_;

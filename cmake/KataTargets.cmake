@@ -42,8 +42,8 @@ function(kata_static_grpc_binary name library)
   add_dependencies(${name} ${library} katalib kataprotocols)
   target_include_directories(${name} PRIVATE
     $<TARGET_PROPERTY:${library},INTERFACE_INCLUDE_DIRECTORIES>)
-  # (The sanitizers' runtimes are shared libraries: an ASan build links like the others.)
-  if(ARG_FULLY_STATIC AND NOT KATA_ASAN)
+  # (The sanitizers' runtimes are shared libraries: an ASan or fuzz build links like the others.)
+  if(ARG_FULLY_STATIC AND NOT KATA_ASAN AND NOT KATA_FUZZ)
     target_link_options(${name} PRIVATE -static)
     set(after_group "")  # everything after the group is static too
   else()

@@ -418,6 +418,13 @@ Result<std::string> runCommand(const std::vector<std::string>& argv, int timeout
   return out;
 }
 
+std::vector<std::string> environWith(const std::vector<std::string>& entries) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; e++) env.emplace_back(*e);
+  env.insert(env.end(), entries.begin(), entries.end());
+  return env;
+}
+
 bool processAlive(pid_t pid) {
   if (pid <= 0) return false;
   if (kill(pid, 0) != 0 && errno != EPERM) return false;

@@ -70,6 +70,9 @@ class ChildProcess {
 /// Output is capped at 1 MiB.
 Result<std::string> runCommand(const std::vector<std::string>& argv, int timeoutSec);
 
+/// This process's environment plus `entries` ("K=V"), for SpawnOptions::env.
+std::vector<std::string> environWith(const std::vector<std::string>& entries);
+
 /// True when a process with this pid exists (and is not a zombie).
 bool processAlive(pid_t pid);
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "lib/capped_file.h"
 #include "lib/unique_fd.h"
 
 namespace kata::log {
@@ -19,6 +20,7 @@ struct State {
   std::mutex mu;
   Options opts;
   UniqueFd file;
+  CappedFile capped;  // attached when opts.maxFileBytes > 0
   bool syslogOpen = false;
 };
 
@@ -41,7 +43,17 @@ bool needsQuoting(std::string_view v) {
 
 void appendEscaped(std::string& out, std::string_view v) {
   static const char* hex = "0123456789abcdef";
-  for (unsigned char c : v) {
+  for (size_t i = 0; i < v.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    // DEL and the C1 controls (U+0080..U+009F, 0xc2 0x80..0x9f in UTF-8) act on terminals
+    // too; text logs go to one with --debug. \u escapes keep JSON lines valid.
+    if (c == 0x7f || (c == 0xc2 && i + 1 < v.size() && (uint8_t(v[i + 1]) & 0xe0) == 0x80)) {
+      unsigned char cp = c == 0x7f ? c : uint8_t(v[++i]);
+      out += "\\u00";
+      out += hex[cp >> 4];
+      out += hex[cp & 0xf];
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -171,11 +183,28 @@ Status init(const Options& options) {
   State& s = state();
   std::lock_guard lock(s.mu);
   s.opts = options;
+  s.capped = CappedFile();
   s.file.reset();
   if (!options.path.empty()) {
-    int fd = ::open(options.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    // Read-write for a capped log, which reads its newest half back (lib/capped_file.h).
+    int mode = options.maxFileBytes > 0 ? O_RDWR : O_WRONLY;
+    int fd = ::open(options.path.c_str(), mode | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) return sysError("open log file " + options.path);
     s.file.reset(fd);
+  }
+  if (options.maxFileBytes > 0) {
+    int fd = s.file.valid() ? s.file.get() : options.fd;
+    const Format format = options.format;
+    const uint64_t max = options.maxFileBytes;
+    Fields who = {{"name", options.name}, {"source", options.source}};
+    // The marker is a log line of the same format, so that log readers keep parsing.
+    s.capped.attach(fd, max, [format, max, who](uint64_t dropped) {
+      return formatLine(format, Level::Warn,
+                        "log file kept under " + std::to_string(max) +
+                            " bytes: " + std::to_string(dropped) + " older bytes dropped",
+                        who, timestamp()) +
+             "\n";
+    });
   }
   if (options.syslog && !s.syslogOpen && access("/dev/log", W_OK) == 0) {
     openlog(options.name.c_str(), LOG_PID | LOG_NDELAY, LOG_USER);
@@ -227,7 +256,9 @@ void write(Level level, std::string_view msg, const Fields& fields) {
   std::string line = formatLine(s.opts.format, level, msg, all, timestamp());
   line += '\n';
   int fd = s.file.valid() ? s.file.get() : s.opts.fd;
-  if (fd >= 0) {
+  if (s.capped.attached()) {
+    (void)s.capped.append(line);  // nowhere to report a failure to write the log
+  } else if (fd >= 0) {
     // One write per line: O_APPEND keeps concurrent writers' lines whole.
     ssize_t ignored = ::write(fd, line.data(), line.size());
     (void)ignored;

@@ -27,6 +27,9 @@ struct Options {
   int fd = 2;           // used when path is empty; -1 disables
   bool syslog = false;  // also send to syslog when /dev/log exists (never required)
   Fields fields;        // added to every line (sandbox=..., container=...)
+  /// When the output is a regular file: keep it under this many bytes, dropping the oldest
+  /// lines (lib/capped_file.h); 0 = unbounded. For logs that carry guest-controlled lines.
+  uint64_t maxFileBytes = 0;
 };
 
 /// Configures the process logger. Fails only when `path` cannot be opened.

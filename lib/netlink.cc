@@ -63,11 +63,15 @@ Result<CachePtr> routeCache(nl_sock* sk) {
 
 std::string addrText(nl_addr* a, bool withPrefix) {
   if (!a) return "";
+  // A message may carry an address attribute of any length; inet_ntop (ours and libnl's)
+  // reads 4 or 16 bytes whatever it holds.
+  const int family = nl_addr_get_family(a);
+  const unsigned len = nl_addr_get_len(a);
+  if ((family == AF_INET && len != 4) || (family == AF_INET6 && len != 16)) return "";
   char buf[128];
   if (!withPrefix) {
     // nl_addr2str appends "/len" when the prefix is shorter than the address.
     char ip[INET6_ADDRSTRLEN] = {};
-    int family = nl_addr_get_family(a);
     if ((family == AF_INET || family == AF_INET6) &&
         ::inet_ntop(family, nl_addr_get_binary_addr(a), ip, sizeof ip)) {
       return ip;

@@ -40,7 +40,8 @@ Result<CachePtr> linkCache(nl_sock* sk);
 Result<CachePtr> addrCache(nl_sock* sk);
 Result<CachePtr> routeCache(nl_sock* sk);
 
-/// An address as text: "10.0.0.2", or with `withPrefix` libnl's form ("10.0.0.0/24").
+/// An address as text: "10.0.0.2", or with `withPrefix` libnl's form ("10.0.0.0/24"); ""
+/// for none, and for an IPv4/IPv6 address of the wrong length (a malformed message).
 std::string addrText(nl_addr* a, bool withPrefix);
 
 }  // namespace kata::nl

@@ -45,7 +45,9 @@ Result<size_t> Stream::write(std::span<const uint8_t> data) {
 
 Status Stream::closeWrite() {
   if (closed_) return makeError("yamux stream " + std::to_string(id_) + " is closed", EPIPE);
+  mux_->core_.setClock(uv_now(mux_->loop_));
   Status st = mux_->core_.closeWrite(id_);
+  mux_->armReapTimer();
   mux_->afterChange();
   return st;
 }
@@ -89,6 +91,8 @@ Status Mux::init() {
                         ETIMEDOUT));
   }));
   KATA_TRY(pingTimer_.init(loop_, [this] { onPingTimer(); }));
+  KATA_TRY(reapTimer_.init(loop_, [this] { onReapTimer(); }));
+  reapTimer_.unref();  // housekeeping: never the reason a loop keeps running
   if (options_.pingIntervalMs > 0) {
     pingTimer_.start(options_.pingIntervalMs, options_.pingIntervalMs);
   }
@@ -271,6 +275,13 @@ void Mux::dispatch() {
         case EventType::Closed:
           closeStream(ev.id, makeError("stream closed"));
           break;
+        case EventType::Reaped:
+          log::debug("yamux stream reaped: the peer never closed it",
+                     {{"stream", std::to_string(ev.id)},
+                      {"reason", ev.value == 0 ? "timeout" : "too many half-closed streams"},
+                      {"session", options_.logName}});
+          closeStream(ev.id, makeError("stream reset: the peer did not close it", ETIMEDOUT));
+          break;
         case EventType::Pong:
           if (pingOutstanding_ && ev.value == pingSeq_) {
             pingOutstanding_ = false;
@@ -328,6 +339,7 @@ void Mux::terminate(Error reason) {
   poll_.reset();
   pingTimer_.reset();
   writeTimer_.reset();
+  reapTimer_.reset();
   auto open = std::move(streams_);
   streams_.clear();
   for (auto& [id, s] : open) {
@@ -354,6 +366,21 @@ void Mux::onPingTimer() {
   pingOutstanding_ = true;
   pingSentAt_ = uv_hrtime();
   core_.ping(pingSeq_);
+  afterChange();
+}
+
+void Mux::armReapTimer() {
+  // One check per quarter of the timeout: a stream goes at most 25% late.
+  if (closed_ || reapTimer_.active() || core_.halfClosedCount() == 0) return;
+  uint64_t step = std::max<uint64_t>(options_.halfCloseTimeoutMs / 4, 1);
+  reapTimer_.start(step, step);
+}
+
+void Mux::onReapTimer() {
+  if (closed_) return;
+  core_.setClock(uv_now(loop_));
+  core_.reapHalfClosed(options_.halfCloseTimeoutMs);
+  if (core_.halfClosedCount() == 0) reapTimer_.stop();
   afterChange();
 }
 

@@ -10,6 +10,9 @@
 // session ends once no stream is left. The session is single-threaded: use it only from its
 // loop's thread.
 //
+// Half-closed streams are reaped (yamux_session.h): the handler of a stream whose peer never
+// answered our FIN within halfCloseTimeoutMs gets onClosed(ETIMEDOUT).
+//
 // Memory is bounded: per stream by the receive window, and for the connection by
 // outputHighWater: above it streams report writable() == 0 until the peer drains the
 // connection, and far above it (control-frame floods) the Mux stops reading the fd.
@@ -93,6 +96,9 @@ struct MuxOptions {
   uint64_t writeTimeoutMs = 0;
   /// Connection output above which reading stops and streams stop taking data.
   size_t outputHighWater = 1u << 20;
+  /// A stream we closed is reset when the peer has not closed its side after this long
+  /// (hashicorp/yamux's StreamCloseTimeout); see also SessionConfig::maxHalfClosed.
+  uint64_t halfCloseTimeoutMs = 5 * 60 * 1000;
   /// Added to this session's log lines (e.g. {"sandbox", id}).
   std::string logName = "yamux";
 };
@@ -148,6 +154,8 @@ class Mux {
   void endIfDrained();  // after a peer go-away(normal): ends the session once no stream is left
   void terminate(Error reason);
   void onPingTimer();
+  void onReapTimer();
+  void armReapTimer();
   void onDeferred();
   void scheduleDeferred();
 
@@ -167,6 +175,7 @@ class Mux {
   uv::Timer pingTimer_;
   uv::Timer writeTimer_;
   uv::Timer deferTimer_;
+  uv::Timer reapTimer_;
 
   bool dispatching_ = false;
   bool backlogged_ = false;   // output >= outputHighWater: streams take no data

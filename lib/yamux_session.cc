@@ -144,8 +144,7 @@ Status Session::onStreamFrame(const Header& h, std::span<const uint8_t> payload)
                            std::to_string(s->recvWindow) + " on stream " + std::to_string(id));
     }
     s->recvWindow -= static_cast<uint32_t>(payload.size());
-    s->rx.emplace_back(reinterpret_cast<const char*>(payload.data()), payload.size());
-    s->rxBytes += payload.size();
+    s->rx.append(payload);
     stats_.bytesReceived += payload.size();
     if (events_.empty() || events_.back().type != EventType::Readable || events_.back().id != id) {
       events_.push_back({EventType::Readable, id, 0});
@@ -234,8 +233,14 @@ Status Session::closeWrite(uint32_t id) {
   if (!s) return makeError("yamux stream " + std::to_string(id) + " is closed", EPIPE);
   if (s->localFin) return okStatus();
   s->localFin = true;
+  s->localFinAtMs = clockMs_;
+  s->localFinSeq = ++finSeq_;
   if (!dead_) sendHeader(FrameType::WindowUpdate, kFlagFin, id, 0);
-  maybeFinish(id, *s);
+  if (s->remoteFin) {
+    maybeFinish(id, *s);
+  } else {
+    enforceHalfClosedLimit();
+  }
   return okStatus();
 }
 
@@ -244,34 +249,67 @@ void Session::reset(uint32_t id) {
   if (!dead_) sendHeader(FrameType::WindowUpdate, kFlagRst, id, 0);
 }
 
+// ---- received bytes ------------------------------------------------------------------------
+
+void Session::RxQueue::append(std::span<const uint8_t> data) {
+  while (!data.empty()) {
+    if (chunks_.empty() || chunks_.back().end == chunks_.back().capacity) {
+      Chunk c;
+      c.capacity = kRxChunk;
+      c.data = std::make_unique_for_overwrite<uint8_t[]>(c.capacity);
+      allocated_ += c.capacity;
+      chunks_.push_back(std::move(c));
+    }
+    Chunk& tail = chunks_.back();
+    size_t n = std::min(data.size(), tail.capacity - tail.end);
+    std::copy_n(data.data(), n, tail.data.get() + tail.end);
+    tail.end += n;
+    size_ += n;
+    data = data.subspan(n);
+  }
+}
+
+std::span<const uint8_t> Session::RxQueue::front() const {
+  if (chunks_.empty()) return {};
+  const Chunk& c = chunks_.front();
+  return {c.data.get() + c.begin, c.end - c.begin};
+}
+
+void Session::RxQueue::consume(size_t n) {
+  n = std::min(n, size_);
+  size_ -= n;
+  while (n > 0) {
+    Chunk& c = chunks_.front();
+    size_t take = std::min(n, c.end - c.begin);
+    c.begin += take;
+    n -= take;
+    if (c.begin == c.end) {  // drained: an idle stream holds no memory
+      allocated_ -= c.capacity;
+      chunks_.pop_front();
+    }
+  }
+}
+
 size_t Session::buffered(uint32_t id) const {
   const Stream* s = find(id);
-  return s ? s->rxBytes : 0;
+  return s ? s->rx.size() : 0;
+}
+
+size_t Session::rxMemory(uint32_t id) const {
+  const Stream* s = find(id);
+  return s ? s->rx.allocated() : 0;
 }
 
 std::span<const uint8_t> Session::peek(uint32_t id) const {
   const Stream* s = find(id);
-  if (!s || s->rx.empty()) return {};
-  const std::string& front = s->rx.front();
-  return {reinterpret_cast<const uint8_t*>(front.data()) + s->rxOffset, front.size() - s->rxOffset};
+  return s ? s->rx.front() : std::span<const uint8_t>{};
 }
 
 void Session::consume(uint32_t id, size_t n) {
   Stream* s = find(id);
   if (!s) return;
-  n = std::min(n, s->rxBytes);
-  s->rxBytes -= n;
-  size_t left = n;
-  while (left > 0) {
-    size_t avail = s->rx.front().size() - s->rxOffset;
-    if (left < avail) {
-      s->rxOffset += left;
-      break;
-    }
-    left -= avail;
-    s->rx.pop_front();
-    s->rxOffset = 0;
-  }
+  n = std::min(n, s->rx.size());
+  s->rx.consume(n);
   s->pendingGrant += static_cast<uint32_t>(n);
   // Granting in batches of half a window keeps window updates rare without ever letting the
   // peer's view of the window drop below half of it while the application keeps up.
@@ -285,7 +323,7 @@ void Session::consume(uint32_t id, size_t n) {
 
 bool Session::atEof(uint32_t id) const {
   const Stream* s = find(id);
-  return !s || (s->remoteFin && s->rxBytes == 0);
+  return !s || (s->remoteFin && s->rx.size() == 0);
 }
 
 bool Session::remoteClosed(uint32_t id) const {
@@ -294,9 +332,48 @@ bool Session::remoteClosed(uint32_t id) const {
 }
 
 void Session::maybeFinish(uint32_t id, Stream& s) {
-  if (s.localFin && s.remoteFin && s.rxBytes == 0) {
+  if (s.localFin && s.remoteFin && s.rx.size() == 0) {
     streams_.erase(id);
     events_.push_back({EventType::Closed, id, 0});
+  }
+}
+
+// ---- half-closed streams -------------------------------------------------------------------
+
+void Session::reap(uint32_t id, uint32_t why) {
+  reset(id);
+  events_.push_back({EventType::Reaped, id, why});
+}
+
+size_t Session::halfClosedCount() const {
+  size_t n = 0;
+  for (const auto& [id, s] : streams_) n += s.localFin && !s.remoteFin;
+  return n;
+}
+
+size_t Session::reapHalfClosed(uint64_t timeoutMs) {
+  std::vector<uint32_t> expired;
+  for (const auto& [id, s] : streams_) {
+    if (s.localFin && !s.remoteFin && clockMs_ >= s.localFinAtMs + timeoutMs) {
+      expired.push_back(id);
+    }
+  }
+  for (uint32_t id : expired) reap(id, 0);
+  return expired.size();
+}
+
+void Session::enforceHalfClosedLimit() {
+  const size_t limit = std::max<size_t>(config_.maxHalfClosed, 1);
+  while (halfClosedCount() > limit) {
+    uint32_t oldest = 0;
+    uint64_t oldestSeq = std::numeric_limits<uint64_t>::max();
+    for (const auto& [id, s] : streams_) {
+      if (s.localFin && !s.remoteFin && s.localFinSeq < oldestSeq) {
+        oldest = id;
+        oldestSeq = s.localFinSeq;
+      }
+    }
+    reap(oldest, 1);
   }
 }
 

@@ -7,6 +7,15 @@
 // never exceeds the window. Window is granted back only when the application consumes bytes
 // (consume()), in batches of at least half the window, as hashicorp/yamux does.
 //
+// Memory follows the bytes, not the frames: received payloads are packed into chunks of
+// kRxChunk bytes, so a stream holds at most its window plus two partly used chunks, whether the
+// peer sends one-byte frames or whole windows. An idle stream holds none.
+//
+// Half-closed streams are reaped: a stream we closed (FIN sent) whose peer never closes its
+// side would otherwise stay forever. At most maxHalfClosed such streams are kept (the oldest is
+// reset beyond it), and reapHalfClosed() resets those older than a time limit (the Mux calls
+// it; hashicorp/yamux has the same StreamCloseTimeout). A Reaped event reports each.
+//
 // Any protocol violation (bad header, window overflow, data beyond the window, frame for a
 // stream that never existed, wrong stream id parity, ...) queues a go-away(protocol error),
 // marks the session dead and is returned as the error of receive(); nothing is buffered
@@ -28,6 +37,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <span>
 #include <string>
@@ -49,7 +59,12 @@ struct SessionConfig {
   uint32_t receiveWindow = kInitialWindow;
   /// Streams open at once; a peer SYN beyond it is answered with RST.
   size_t maxStreams = 1024;
+  /// Streams we closed whose peer has not (yet): beyond it the oldest is reset (>= 1).
+  size_t maxHalfClosed = 64;
 };
+
+/// Received payloads are packed into chunks of this size (see the file comment).
+inline constexpr size_t kRxChunk = 64 * 1024;
 
 /// Peer stream ids skipped by a reordered SYN that may still be opened. hashicorp/yamux keeps
 /// at most AcceptBacklog (256 by default) SYNs in flight, which bounds how far they reorder.
@@ -62,6 +77,8 @@ enum class EventType {
   Writable,     // the peer granted stream `id` more window
   Reset,        // the peer reset stream `id`; it is gone
   Closed,       // stream `id` is closed in both directions and drained; it is gone
+  Reaped,       // we reset stream `id`, half-closed by us and never closed by the peer: too
+                // long (`value` 0, reapHalfClosed) or too many such streams (`value` 1)
   Pong,         // reply to our ping `value`
   GoAway,       // the peer sent go-away `value`: no new streams (and the session is over
                 // unless `value` is Normal)
@@ -124,6 +141,17 @@ class Session {
   /// True once the peer sent FIN and every buffered byte was consumed: end of stream.
   bool atEof(uint32_t id) const;
   bool remoteClosed(uint32_t id) const;
+  /// Heap bytes holding stream `id`'s received data (its chunks' capacity).
+  size_t rxMemory(uint32_t id) const;
+
+  // ---- half-closed streams (see the file comment) -----------------------------------------
+  /// The owner's clock, in milliseconds: stamps streams as they become half-closed.
+  void setClock(uint64_t nowMs) { clockMs_ = nowMs; }
+  /// Resets every stream half-closed by us for at least `timeoutMs` (Reaped events follow).
+  /// Returns how many.
+  size_t reapHalfClosed(uint64_t timeoutMs);
+  /// Streams closed by us and not by the peer.
+  size_t halfClosedCount() const;
 
   size_t streamCount() const { return streams_.size(); }
   std::vector<uint32_t> streamIds() const;
@@ -140,6 +168,27 @@ class Session {
   const SessionConfig& config() const { return config_; }
 
  private:
+  // A stream's received bytes, in chunks (see the file comment).
+  class RxQueue {
+   public:
+    void append(std::span<const uint8_t> data);
+    std::span<const uint8_t> front() const;
+    void consume(size_t n);
+    size_t size() const { return size_; }
+    size_t allocated() const { return allocated_; }
+
+   private:
+    struct Chunk {
+      std::unique_ptr<uint8_t[]> data;
+      size_t capacity = 0;
+      size_t begin = 0;  // consumed
+      size_t end = 0;    // filled
+    };
+    std::deque<Chunk> chunks_;
+    size_t size_ = 0;
+    size_t allocated_ = 0;
+  };
+
   struct Stream {
     bool localFin = false;
     bool remoteFin = false;
@@ -147,9 +196,9 @@ class Session {
     uint32_t sendWindow = kInitialWindow;
     uint32_t recvWindow = kInitialWindow;  // bytes the peer may still send
     uint32_t pendingGrant = 0;             // consumed bytes not yet granted back
-    std::deque<std::string> rx;
-    size_t rxOffset = 0;  // consumed bytes of rx.front()
-    size_t rxBytes = 0;
+    RxQueue rx;
+    uint64_t localFinAtMs = 0;  // clock when we sent FIN
+    uint64_t localFinSeq = 0;   // order in which our FINs were sent
   };
 
   Status onFrame(const Header& h, std::span<const uint8_t> payload);
@@ -160,6 +209,8 @@ class Session {
   Status claimRemoteId(uint32_t id);
   void sendHeader(FrameType type, uint16_t flags, uint32_t id, uint32_t length);
   void maybeFinish(uint32_t id, Stream& s);
+  void reap(uint32_t id, uint32_t why);
+  void enforceHalfClosedLimit();
   Stream* find(uint32_t id);
   const Stream* find(uint32_t id) const;
 
@@ -176,6 +227,8 @@ class Session {
   bool remoteGoAway_ = false;
   bool dead_ = false;
   SessionStats stats_;
+  uint64_t clockMs_ = 0;
+  uint64_t finSeq_ = 0;
 };
 
 }  // namespace kata::yamux

@@ -1,5 +1,7 @@
 #include "proxy/console.h"
 
+#include <fcntl.h>
+
 #include "lib/log.h"
 #include "lib/uv_fd.h"
 
@@ -42,7 +44,19 @@ void LineSplitter::finish(const LineHandler& onLine) {
   partial_.clear();
 }
 
-Status ConsoleWatcher::start(uv_loop_t* loop, UniqueFd fd) {
+Status LogPump::start(uv_loop_t* loop, UniqueFd fd, const std::string& logPath,
+                      uint64_t maxLogBytes) {
+  if (!logPath.empty()) {
+    // Read-write: the cap reads the newest half back (lib/capped_file.h).
+    logFd_.reset(
+        ::open(logPath.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!logFd_) {
+      log::warn("cannot open the " + what_ + " log",
+                {{"error", sysError("open " + logPath).str()}});
+    } else {
+      log_.attach(logFd_.get(), maxLogBytes, CappedFile::plainMarker(maxLogBytes));
+    }
+  }
   fd_ = std::move(fd);
   KATA_TRY_CTX(poll_.init(loop, fd_.get(),
                           [this](int status, int) {
@@ -52,29 +66,43 @@ Status ConsoleWatcher::start(uv_loop_t* loop, UniqueFd fd) {
                             }
                             onReadable();
                           }),
-               "watch console");
+               "watch " + what_);
   poll_.want(UV_READABLE);
   return okStatus();
 }
 
-void ConsoleWatcher::stop() {
-  splitter_.finish([](std::string_view line) { log::info(line, {{"source", "agent"}}); });
-  poll_.reset();
-  fd_.reset();
+void LogPump::relay(std::string_view line) const {
+  if (!relaySource_.empty()) log::info(line, {{"source", relaySource_}});
 }
 
-void ConsoleWatcher::onReadable() {
+void LogPump::stop() {
+  splitter_.finish([this](std::string_view line) { relay(line); });
+  poll_.reset();
+  fd_.reset();
+  log_ = CappedFile();
+  logFd_.reset();
+}
+
+void LogPump::onReadable() {
   char buf[16 * 1024];
   ssize_t n = uv::readSome(fd_.get(), {reinterpret_cast<uint8_t*>(buf), sizeof buf});
   if (n == -EAGAIN) return;
   if (n <= 0) {
-    log::debug("guest console closed");
+    log::debug(what_ + " closed");
     stop();
     return;
   }
-  splitter_.feed({buf, static_cast<size_t>(n)}, [](std::string_view line) {
-    log::info(line, {{"source", "agent"}});
-  });
+  if (log_.attached()) {
+    Status st = log_.append({buf, static_cast<size_t>(n)});
+    if (!st.ok()) {
+      log::warn(what_ + " log write failed: no more of it is kept", {{"error", st.error().str()}});
+      log_ = CappedFile();
+      logFd_.reset();
+    }
+  }
+  if (!relaySource_.empty()) {
+    splitter_.feed({buf, static_cast<size_t>(n)}, [this](std::string_view line) { relay(line); });
+  }
 }
 
 }  // namespace kata::proxy

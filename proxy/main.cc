@@ -1,9 +1,12 @@
 // kata-proxy: parses the command line and runs the proxy (proxy/proxy.h).
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "lib/capped_file.h"
 #include "lib/log.h"
+#include "proxy/console.h"
 #include "proxy/options.h"
 #include "proxy/proxy.h"
 
@@ -18,10 +21,13 @@ int main(int argc, char** argv) {
     std::printf("%s\n", proxy::versionLine().c_str());
     return 0;
   }
+  if (const char* path = std::getenv(proxy::kConsoleLogEnv)) options->consoleLog = path;
+  if (const char* path = std::getenv(proxy::kVirtiofsdLogEnv)) options->virtiofsdLog = path;
   log::Options lo;
   lo.name = "kata-proxy";
   lo.source = "proxy";
   lo.level = options->logLevel;
+  lo.maxFileBytes = kGuestLogMaxBytes;  // stderr is proxy.log, which relays guest lines
   if (!options->sandbox.empty()) lo.fields.emplace_back("sandbox", options->sandbox);
   (void)log::init(lo);  // stderr: cannot fail
 

@@ -2,20 +2,13 @@
 
 #include <string_view>
 
+#include "lib/parse.h"
 #include "lib/version.h"
 
 namespace kata::proxy {
 namespace {
 
 constexpr std::string_view kUnixScheme = "unix://";
-
-Result<bool> parseBool(const std::string& flag, const std::string& v) {
-  if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") return true;
-  if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False") {
-    return false;
-  }
-  return makeError("invalid boolean value \"" + v + "\" for -" + flag, EINVAL);
-}
 
 }  // namespace
 
@@ -43,7 +36,7 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
     if (name == "debug" || name == "version") {
       bool b = true;
       if (hasValue) {
-        KATA_ASSIGN_OR_RETURN(b, parseBool(name, value));
+        KATA_ASSIGN_OR_RETURN(b, parseBool(value, "-" + name));
       }
       (name == "debug" ? o.debug : o.version) = b;
       continue;

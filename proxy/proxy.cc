@@ -1,5 +1,6 @@
 #include "proxy/proxy.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -84,6 +85,7 @@ Proxy::Proxy(Options options) : options_(std::move(options)) { uv_loop_init(&loo
 
 Proxy::~Proxy() {
   console_.stop();
+  virtiofsdLog_.stop();
   mux_.reset();
   listenPoll_.reset();
   sigterm_.reset();
@@ -131,12 +133,22 @@ Status Proxy::setUp() {
   KATA_TRY(sigterm_.start(&loop_, SIGTERM, onSignal));
   KATA_TRY(sigint_.start(&loop_, SIGINT, onSignal));
 
+  if (!options_.virtiofsdLog.empty()) {
+    // fd 3 is virtiofsd's stderr, a pipe kata-runtime handed down (see console.h).
+    struct stat st;
+    if (::fstat(kVirtiofsdLogFd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+      log::warn("no virtiofsd pipe on fd 3: virtiofsd's messages are not kept");
+    } else {
+      (void)::fcntl(kVirtiofsdLogFd, F_SETFD, FD_CLOEXEC);
+      KATA_TRY(virtiofsdLog_.start(&loop_, UniqueFd(kVirtiofsdLogFd), options_.virtiofsdLog));
+    }
+  }
   if (!options_.agentLogsSocket.empty()) {
     auto console = connectUnix(options_.agentLogsSocket, 1000);
     if (!console) {
       log::warn("cannot read the guest console", {{"error", console.error().str()}});
     } else {
-      KATA_TRY(console_.start(&loop_, std::move(console).value()));
+      KATA_TRY(console_.start(&loop_, std::move(console).value(), options_.consoleLog));
     }
   }
   return okStatus();
@@ -198,6 +210,7 @@ void Proxy::finish(int exitCode, const Error& reason) {
   sigterm_.reset();
   sigint_.reset();
   console_.stop();
+  virtiofsdLog_.stop();
   if (mux_ && !mux_->closed()) mux_->shutdown(reason);  // go-away(normal) to the agent
 }
 

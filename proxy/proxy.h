@@ -52,7 +52,8 @@ class Proxy {
   uv::Poll listenPoll_;
   uv::Signal sigterm_;
   uv::Signal sigint_;
-  ConsoleWatcher console_;
+  LogPump console_{"console", "agent"};
+  LogPump virtiofsdLog_{"virtiofsd", ""};
   int exitCode_ = 0;
   bool finished_ = false;
 };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lib/log.h"
+#include "lib/printable.h"
 #include "lib/version.h"
 #include "shim/options.h"
 #include "shim/shim.h"
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
   int code = shim.run();
   if (std::string err = shim.fatalError(); !err.empty()) {
     // stderr is the container's: the user sees why the process's output or status is missing.
-    std::fprintf(stderr, "kata-shim: %s\n", err.c_str());
+    // The reason may quote the agent: no control bytes of its own reach the terminal.
+    std::fprintf(stderr, "kata-shim: %s\n", kata::printable(err).c_str());
   }
   kata::log::info("kata-shim exiting", {{"exit-code", std::to_string(code)}});
   // run() has joined every thread and restored the terminal; skip static destructors, which

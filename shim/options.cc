@@ -2,18 +2,10 @@
 
 #include <string_view>
 
+#include "lib/parse.h"
+
 namespace kata::shim {
 namespace {
-
-// Go's strconv.ParseBool spellings.
-Result<bool> parseBool(std::string_view name, std::string_view v) {
-  if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") return true;
-  if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False") {
-    return false;
-  }
-  return makeError("invalid boolean value \"" + std::string(v) + "\" for flag -" +
-                   std::string(name));
-}
 
 struct FlagSpec {
   std::string_view name;
@@ -95,7 +87,7 @@ Result<Invocation> parseArgs(const std::vector<std::string>& args) {
     if (spec->isBool) {
       bool b = true;
       if (hasValue) {
-        KATA_ASSIGN_OR_RETURN(b, parseBool(name, value));
+        KATA_ASSIGN_OR_RETURN(b, parseBool(value, "-" + std::string(name)));
       }
       if (name == "terminal") o.terminal = b;
       if (name == "trace") o.trace = b;

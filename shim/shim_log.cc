@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "lib/capped_file.h"
 #include "lib/log.h"
 
 namespace kata::shim {
@@ -14,6 +15,7 @@ Status initShimLog(const Options& options) {
   lo.format = log::Format::Text;
   lo.fd = -1;        // stderr belongs to the container
   lo.syslog = true;  // used only when /dev/log exists
+  lo.maxFileBytes = kGuestLogMaxBytes;  // its lines quote the agent's errors
   lo.fields = {{"container", options.container}, {"exec-id", options.execId}};
   const char* file = std::getenv(kLogFileEnv);
   if (file != nullptr) lo.path = file;

@@ -1,5 +1,7 @@
 #include "runtime/cli/args.h"
 
+#include "lib/parse.h"
+
 namespace kata::cli {
 namespace {
 
@@ -26,10 +28,8 @@ std::vector<std::string> ParsedArgs::all(const std::string& name) const {
 Result<bool> ParsedArgs::flag(const std::string& name) const {
   auto it = values.find(name);
   if (it == values.end()) return false;
-  const std::string v = it->second.empty() ? "true" : it->second.back();
-  if (v == "true" || v == "1" || v.empty()) return true;
-  if (v == "false" || v == "0") return false;
-  return makeError("invalid boolean value \"" + v + "\" for flag --" + name, EINVAL);
+  if (it->second.empty() || it->second.back().empty()) return true;
+  return parseBool(it->second.back(), "--" + name);
 }
 
 Result<ParsedArgs> parseArgs(const std::vector<std::string>& args,

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "lib/log.h"
+#include "lib/printable.h"
 
 namespace kata::cli {
 namespace {
@@ -47,10 +48,11 @@ void printCommandUsage(const Command& c) {
 }
 
 // One line on stderr for the user, and the same message as an error in the log, where
-// containerd looks for it.
+// containerd looks for it. Messages carry guest text (agent errors): control bytes are shown
+// escaped, never sent to the operator's terminal (the log escapes them itself).
 int fail(const std::string& msg) {
   log::error(msg);
-  fprintf(stderr, "kata-runtime: %s\n", msg.c_str());
+  fprintf(stderr, "kata-runtime: %s\n", printable(msg).c_str());
   return 1;
 }
 
@@ -110,7 +112,7 @@ int runCli(int argc, char** argv) {
   auto global = parseArgs(globalArgs, kGlobalFlags, false);
   if (!global.ok()) {
     (void)log::init(lo);
-    fprintf(stderr, "kata-runtime: %s\n", global.error().message.c_str());
+    fprintf(stderr, "kata-runtime: %s\n", printable(global.error().message).c_str());
     printUsage(stderr);
     return 1;
   }
@@ -151,7 +153,7 @@ int runCli(int argc, char** argv) {
   for (const auto& c : commands())
     if (name == c.name) cmd = &c;
   if (!cmd) {
-    fprintf(stderr, "kata-runtime: no such command \"%s\"\n", name.c_str());
+    fprintf(stderr, "kata-runtime: no such command \"%s\"\n", printable(name).c_str());
     printUsage(stderr);
     log::error("no such command \"" + name + "\"");
     return 1;
@@ -160,7 +162,7 @@ int runCli(int argc, char** argv) {
   flags.push_back({{"help", "h"}, false, "show help"});
   auto parsed = parseArgs({args.begin() + long(i), args.end()}, flags, cmd->stopAtPositional);
   if (!parsed.ok()) {
-    fprintf(stderr, "Incorrect Usage: %s\n\n", parsed.error().message.c_str());
+    fprintf(stderr, "Incorrect Usage: %s\n\n", printable(parsed.error().message).c_str());
     printCommandUsage(*cmd);
     log::error(std::string(cmd->name) + ": " + parsed.error().message);
     return 1;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "lib/parse.h"
 #include "runtime/cli/cli.h"
 
 namespace kata::cli {
@@ -96,15 +97,11 @@ Json::Value statsEvent(const std::string& id, const ::grpc::StatsContainerRespon
   return ev;
 }
 
-// "5s", "250ms", "1m", "2h" (Go duration subset).
-Result<std::chrono::milliseconds> parseInterval(const std::string& text) {
-  size_t unitPos = text.find_first_not_of("0123456789");
-  if (unitPos == 0 || text.empty()) return makeError("invalid --interval \"" + text + "\"", EINVAL);
-  long long n = std::stoll(text.substr(0, unitPos));
-  std::string unit = unitPos == std::string::npos ? "s" : text.substr(unitPos);
-  long long ms = unit == "ms" ? n : unit == "s" ? n * 1000 : unit == "m" ? n * 60000 : unit == "h" ? n * 3600000 : -1;
-  if (ms <= 0) return makeError("invalid --interval \"" + text + "\" (e.g. 5s, 500ms)", EINVAL);
-  return std::chrono::milliseconds(ms);
+// A Go duration ("5s", "250ms", "1m30s"), as runc's --interval; zero would spin.
+Result<std::chrono::nanoseconds> parseInterval(const std::string& text) {
+  KATA_ASSIGN_OR_RETURN(auto interval, parseDuration(text, "--interval"));
+  if (interval.count() == 0) return makeError("--interval must be above zero", EINVAL);
+  return interval;
 }
 
 Result<int> eventsVerb(Context& ctx) {

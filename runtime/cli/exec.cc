@@ -1,22 +1,12 @@
 // kata-runtime exec: runs a new process inside a running container.
-#include <cstdlib>
-
 #include "lib/fs_util.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "runtime/cli/cli.h"
 #include "runtime/virtcontainers/spec_convert.h"
 
 namespace kata::cli {
 namespace {
-
-Result<uint32_t> parseId(const std::string& text, const char* what) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long v = strtoul(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || v > 0xffffffffUL)
-    return makeError(std::string("invalid ") + what + " \"" + text + "\"", EINVAL);
-  return uint32_t(v);
-}
 
 // The process from --process, or from the command line on top of the container's own process
 // settings (env, cwd, user, capabilities), as runc does.
@@ -36,13 +26,13 @@ Result<oci::Process> processFromArgs(const Context& ctx, const std::string& bund
   if (ctx.args.has("user")) {
     std::string u = ctx.args.get("user");
     size_t colon = u.find(':');
-    KATA_ASSIGN_OR_RETURN(p.user.uid, parseId(u.substr(0, colon), "user"));
+    KATA_ASSIGN_OR_RETURN(p.user.uid, parseInt<uint32_t>(u.substr(0, colon), "--user"));
     if (colon != std::string::npos) {
-      KATA_ASSIGN_OR_RETURN(p.user.gid, parseId(u.substr(colon + 1), "group"));
+      KATA_ASSIGN_OR_RETURN(p.user.gid, parseInt<uint32_t>(u.substr(colon + 1), "--user group"));
     }
   }
   for (const auto& g : ctx.args.all("additional-gids")) {
-    KATA_ASSIGN_OR_RETURN(uint32_t gid, parseId(g, "additional gid"));
+    KATA_ASSIGN_OR_RETURN(uint32_t gid, parseInt<uint32_t>(g, "--additional-gids"));
     p.user.additionalGids.push_back(gid);
   }
   KATA_ASSIGN_OR_RETURN(bool nnp, ctx.args.flag("no-new-privs"));

@@ -1,7 +1,9 @@
 // kata-runtime ps: the processes of a container, as `ps` prints them in the guest or as JSON.
 #include <cstdio>
 
+#include "lib/printable.h"
 #include "runtime/cli/cli.h"
+#include "runtime/cli/output.h"
 
 namespace kata::cli {
 namespace {
@@ -17,8 +19,12 @@ Result<int> psVerb(Context& ctx) {
   KATA_ASSIGN_OR_RETURN(vc::RuntimeContext rc, ctx.runtime());
   KATA_ASSIGN_OR_RETURN(std::string list,
                         vc::listProcesses(rc, ctx.args.positional[0], format, psArgs));
+  if (format == "json") {
+    KATA_ASSIGN_OR_RETURN(list, reencodePidList(list));
+  } else {
+    list = printable(list, true);  // the guest's `ps` table: its lines and columns, no escapes
+  }
   fwrite(list.data(), 1, list.size(), stdout);
-  if (format == "json" && (list.empty() || list.back() != '\n')) fputc('\n', stdout);
   return 0;
 }
 

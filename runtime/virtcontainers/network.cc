@@ -64,75 +64,6 @@ class NetnsScope {
   UniqueFd self_;
 };
 
-// The interfaces to mirror: up, Ethernet, not loopback, not one of our taps.
-std::vector<Endpoint> scanEndpoints(nl_cache* links, nl_cache* addrs) {
-  std::vector<Endpoint> out;
-  for (nl_object* o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
-    auto* link = reinterpret_cast<rtnl_link*>(o);
-    const unsigned flags = rtnl_link_get_flags(link);
-    const char* name = rtnl_link_get_name(link);
-    if (!name || (flags & IFF_LOOPBACK) || !(flags & IFF_UP)) continue;
-    if (rtnl_link_get_arptype(link) != ARPHRD_ETHER || std::string_view(name).ends_with(kTapSuffix))
-      continue;
-    nl_addr* mac = rtnl_link_get_addr(link);
-    if (!mac || nl_addr_get_len(mac) != ETH_ALEN) continue;
-    Endpoint e;
-    e.name = name;
-    e.mac = nl::addrText(mac, true);
-    e.mtu = int(rtnl_link_get_mtu(link));
-    const int ifindex = rtnl_link_get_ifindex(link);
-    for (nl_object* ao = nl_cache_get_first(addrs); ao; ao = nl_cache_get_next(ao)) {
-      auto* a = reinterpret_cast<rtnl_addr*>(ao);
-      if (rtnl_addr_get_ifindex(a) != ifindex) continue;
-      const int family = rtnl_addr_get_family(a);
-      if (family != AF_INET && family != AF_INET6) continue;
-      if (family == AF_INET6 && rtnl_addr_get_scope(a) == RT_SCOPE_LINK) continue;  // fe80::
-      Address addr;
-      addr.v6 = family == AF_INET6;
-      addr.ip = nl::addrText(rtnl_addr_get_local(a), false);
-      addr.prefix = rtnl_addr_get_prefixlen(a);
-      e.addresses.push_back(addr);
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-// The main table's routes through the endpoints, without the kernel's prefix routes (the guest
-// makes its own when the addresses are set) and IPv6 link-local and multicast ones.
-std::vector<Route> scanRoutes(nl_cache* routes, nl_cache* links,
-                              const std::vector<Endpoint>& endpoints) {
-  std::vector<Route> out;
-  for (nl_object* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
-    auto* r = reinterpret_cast<rtnl_route*>(o);
-    if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_type(r) != RTN_UNICAST) continue;
-    if (rtnl_route_get_protocol(r) == RTPROT_KERNEL) continue;
-    const int family = rtnl_route_get_family(r);
-    if (family != AF_INET && family != AF_INET6) continue;
-    if (rtnl_route_get_nnexthops(r) != 1) continue;
-    rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
-    char dev[IFNAMSIZ] = {};
-    if (!rtnl_link_i2name(links, rtnl_route_nh_get_ifindex(nh), dev, sizeof dev)) continue;
-    bool ours = false;
-    for (const auto& e : endpoints) ours = ours || e.name == dev;
-    if (!ours) continue;
-    Route route;
-    nl_addr* dst = rtnl_route_get_dst(r);
-    if (dst && nl_addr_get_prefixlen(dst) > 0) {
-      route.dest = nl::addrText(dst, false) + "/" + std::to_string(nl_addr_get_prefixlen(dst));
-      if (family == AF_INET6 &&
-          (route.dest.rfind("fe80:", 0) == 0 || route.dest.rfind("ff", 0) == 0))
-        continue;
-    }
-    route.gateway = nl::addrText(rtnl_route_nh_get_gateway(nh), false);
-    route.source = nl::addrText(rtnl_route_get_pref_src(r), false);
-    route.device = dev;
-    route.scope = rtnl_route_get_scope(r);
-    out.push_back(std::move(route));
-  }
-  return out;
-}
-
 Result<UniqueFd> createTap(const std::string& name) {
   UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
   if (!fd) return sysError("open /dev/net/tun");
@@ -236,6 +167,75 @@ Status refuseHostNamespace(const std::string& netnsPath) {
 }
 
 }  // namespace
+
+std::vector<Endpoint> scanEndpoints(nl_cache* links, nl_cache* addrs) {
+  std::vector<Endpoint> out;
+  for (nl_object* o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
+    auto* link = reinterpret_cast<rtnl_link*>(o);
+    const unsigned flags = rtnl_link_get_flags(link);
+    const char* name = rtnl_link_get_name(link);
+    if (!name || !*name || (flags & IFF_LOOPBACK) || !(flags & IFF_UP)) continue;
+    if (rtnl_link_get_arptype(link) != ARPHRD_ETHER || std::string_view(name).ends_with(kTapSuffix))
+      continue;
+    nl_addr* mac = rtnl_link_get_addr(link);
+    if (!mac || nl_addr_get_len(mac) != ETH_ALEN) continue;
+    Endpoint e;
+    e.name = name;
+    e.mac = nl::addrText(mac, true);
+    e.mtu = int(rtnl_link_get_mtu(link));
+    const int ifindex = rtnl_link_get_ifindex(link);
+    for (nl_object* ao = nl_cache_get_first(addrs); ao; ao = nl_cache_get_next(ao)) {
+      auto* a = reinterpret_cast<rtnl_addr*>(ao);
+      if (rtnl_addr_get_ifindex(a) != ifindex) continue;
+      const int family = rtnl_addr_get_family(a);
+      if (family != AF_INET && family != AF_INET6) continue;
+      if (family == AF_INET6 && rtnl_addr_get_scope(a) == RT_SCOPE_LINK) continue;  // fe80::
+      Address addr;
+      addr.v6 = family == AF_INET6;
+      addr.ip = nl::addrText(rtnl_addr_get_local(a), false);
+      addr.prefix = rtnl_addr_get_prefixlen(a);
+      if (addr.ip.empty() || addr.prefix > (addr.v6 ? 128 : 32)) continue;  // malformed
+      e.addresses.push_back(addr);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<Route> scanRoutes(nl_cache* routes, nl_cache* links,
+                              const std::vector<Endpoint>& endpoints) {
+  std::vector<Route> out;
+  for (nl_object* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
+    auto* r = reinterpret_cast<rtnl_route*>(o);
+    if (rtnl_route_get_table(r) != RT_TABLE_MAIN || rtnl_route_get_type(r) != RTN_UNICAST) continue;
+    if (rtnl_route_get_protocol(r) == RTPROT_KERNEL) continue;
+    const int family = rtnl_route_get_family(r);
+    if (family != AF_INET && family != AF_INET6) continue;
+    if (rtnl_route_get_nnexthops(r) != 1) continue;
+    rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
+    char dev[IFNAMSIZ] = {};
+    if (!rtnl_link_i2name(links, rtnl_route_nh_get_ifindex(nh), dev, sizeof dev)) continue;
+    bool ours = false;
+    for (const auto& e : endpoints) ours = ours || e.name == dev;
+    if (!ours) continue;
+    Route route;
+    nl_addr* dst = rtnl_route_get_dst(r);
+    if (dst && nl_addr_get_prefixlen(dst) > 0) {
+      const std::string ip = nl::addrText(dst, false);
+      if (ip.empty()) continue;  // malformed
+      route.dest = ip + "/" + std::to_string(nl_addr_get_prefixlen(dst));
+      if (family == AF_INET6 &&
+          (route.dest.rfind("fe80:", 0) == 0 || route.dest.rfind("ff", 0) == 0))
+        continue;
+    }
+    route.gateway = nl::addrText(rtnl_route_nh_get_gateway(nh), false);
+    route.source = nl::addrText(rtnl_route_get_pref_src(r), false);
+    route.device = dev;
+    route.scope = rtnl_route_get_scope(r);
+    out.push_back(std::move(route));
+  }
+  return out;
+}
 
 Result<Attached> attach(const std::string& netnsPath) {
   KATA_TRY(refuseHostNamespace(netnsPath));

@@ -12,6 +12,8 @@
 #include "lib/result.h"
 #include "lib/unique_fd.h"
 
+struct nl_cache;
+
 namespace kata::vc::net {
 
 struct Address {
@@ -46,6 +48,16 @@ struct Attached {
   SandboxNetwork network;
   std::vector<UniqueFd> taps;
 };
+
+/// The interfaces to mirror among `links` and their addresses from `addrs` (libnl caches of
+/// the netns's RTM_NEWLINK/RTM_NEWADDR messages): up, Ethernet, not loopback, not one of our
+/// taps. Pure: fuzzed with arbitrary messages (tests/fuzz/netlink_fuzz.cc).
+std::vector<Endpoint> scanEndpoints(nl_cache* links, nl_cache* addrs);
+
+/// The main table's routes through `endpoints`, without the kernel's prefix routes (the
+/// guest makes its own when the addresses are set) and IPv6 link-local and multicast ones.
+std::vector<Route> scanRoutes(nl_cache* routes, nl_cache* links,
+                              const std::vector<Endpoint>& endpoints);
 
 /// Scans the network namespace at `netnsPath` and wires a tap to each Ethernet interface that
 /// is up (loopback and our own taps are skipped). The host's namespace (the runtime's or

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "lib/fs_util.h"
+#include "lib/parse.h"
 
 namespace kata::vc {
 namespace {
@@ -38,7 +39,7 @@ Result<uint64_t> processStartTime(pid_t pid) {
   if (pid <= 0) return makeError("invalid pid " + std::to_string(pid), ESRCH);
   auto f = statField(pid, 22);
   if (!f.ok()) return makeError("process " + std::to_string(pid) + " does not exist", ESRCH);
-  return std::stoull(*f);
+  return parseInt<uint64_t>(*f, "start time of process " + std::to_string(pid));
 }
 
 Result<ProcessRef> ProcessRef::of(pid_t pid) {

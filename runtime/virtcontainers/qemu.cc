@@ -15,6 +15,7 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/page_out.h"
+#include "lib/parse.h"
 #include "lib/unique_fd.h"
 #include "runtime/virtcontainers/confinement.h"
 #include "runtime/virtcontainers/qmp.h"
@@ -126,10 +127,9 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
   add({"-smp", std::to_string(c.vcpus) + ",cores=1,threads=1,sockets=" + std::to_string(maxCpus) +
                    ",maxcpus=" + std::to_string(maxCpus)});
   add({"-qmp", "unix:" + paths.qmpSocket() + ",server=on,wait=off"});
-  // The console is logged by QEMU itself so that its tail is available even when nobody reads
-  // the socket (agent start-up failures are diagnosed from it).
-  add({"-chardev", "socket,id=charconsole0,path=" + paths.consoleSocket() +
-                       ",server=on,wait=off,logfile=" + paths.consoleLog() + ",logappend=on"});
+  // kata-proxy reads the console and keeps console.log under a cap. Not QEMU's logfile=: it
+  // grows without bound on /run, as fast as the guest prints.
+  add({"-chardev", "socket,id=charconsole0,path=" + paths.consoleSocket() + ",server=on,wait=off"});
   add({"-device", "virtio-serial-pci,id=serial0"});
   if (c.guestConsole == "hvc0") {
     add({"-device", "virtconsole,chardev=charconsole0,id=console0"});
@@ -187,20 +187,9 @@ std::vector<std::string> qemuArgv(const std::string& id, const VmConfig& c, cons
   return a;
 }
 
-std::string tailOfFile(const std::string& path, size_t maxLines) {
-  // Only the end of the file is read: a console log can grow without bound.
-  constexpr off_t kWindow = 64 << 10;
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return "";
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return "";
-  off_t start = st.st_size > kWindow ? st.st_size - kWindow : 0;
-  std::string content(size_t(st.st_size - start), '\0');
-  ssize_t n = ::pread(fd.get(), content.data(), content.size(), start);
-  if (n <= 0) return "";
-  content.resize(size_t(n));
-  // A partial first line (cut by the window) is not shown.
-  if (start > 0) content.erase(0, std::min(content.size(), content.find('\n') + 1));
+namespace {
+
+std::string lastLines(const std::string& content, size_t maxLines) {
   std::vector<std::string> lines;
   std::istringstream in(content);
   std::string line;
@@ -213,18 +202,43 @@ std::string tailOfFile(const std::string& path, size_t maxLines) {
   return join(lines, "\n");
 }
 
+}  // namespace
+
+std::string tailOfFile(const std::string& path, size_t maxLines) {
+  // Only the end of the file is read: a log may be large (console.log and proxy.log are
+  // capped, but not small).
+  constexpr off_t kWindow = 64 << 10;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return "";
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return "";
+  off_t start = st.st_size > kWindow ? st.st_size - kWindow : 0;
+  std::string content(size_t(st.st_size - start), '\0');
+  ssize_t n = ::pread(fd.get(), content.data(), content.size(), start);
+  if (n <= 0) return "";
+  content.resize(size_t(n));
+  // A partial first line (cut by the window) is not shown.
+  if (start > 0) content.erase(0, std::min(content.size(), content.find('\n') + 1));
+  return lastLines(content, maxLines);
+}
+
+std::string tailOfPipe(int fd, size_t maxLines) {
+  std::string content(64 << 10, '\0');
+  ssize_t n = fd < 0 ? -1 : ::read(fd, content.data(), content.size());
+  if (n <= 0) return "";
+  content.resize(size_t(n));
+  return lastLines(content, maxLines);
+}
+
 namespace {
 
 Result<pid_t> readPidFile(const VmPaths& paths) {
   KATA_ASSIGN_OR_RETURN(std::string pidText, readFile(paths.pidFile(), 64));
-  pid_t pid = 0;
-  try {
-    pid = std::stoi(pidText);
-  } catch (...) {
+  while (!pidText.empty() && (pidText.back() == '\n' || pidText.back() == ' ')) pidText.pop_back();
+  auto pid = parseInt<pid_t>(pidText, "QEMU pid file " + paths.pidFile());
+  if (!pid.ok() || *pid <= 1)
     return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
-  }
-  if (pid <= 1) return makeError("QEMU pid file " + paths.pidFile() + " holds no pid", EINVAL);
-  return pid;
+  return *pid;
 }
 
 }  // namespace
@@ -269,8 +283,8 @@ ProcessRef qemuOfPidFile(const std::string& id, const VmPaths& paths) {
   return ref.ok() ? *ref : ProcessRef{};
 }
 
-Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
-                             const std::string& sharedDir) {
+Result<Virtiofsd> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
+                                 const std::string& sharedDir) {
   const std::string sock = paths.virtiofsSocket();
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -284,8 +298,11 @@ Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
   if (::chmod(sock.c_str(), 0600) != 0) return sysError("chmod " + sock);
   if (::listen(listener.get(), 1) != 0) return sysError("listen " + sock);
 
-  UniqueFd log(open(paths.virtiofsdLog().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!log) return sysError("create " + paths.virtiofsdLog());
+  int logPipe[2];
+  if (::pipe2(logPipe, O_CLOEXEC | O_NONBLOCK) != 0) return sysError("virtiofsd log pipe");
+  Virtiofsd started;
+  started.log.reset(logPipe[0]);
+  UniqueFd logWrite(logPipe[1]);  // closed once virtiofsd has it: its exit is the pipe's EOF
   SpawnOptions opts;
   // The socket is ours until QEMU connects; once this process drops its copy, a virtiofsd
   // that died at start leaves QEMU a refused connection, not a hang.
@@ -302,9 +319,10 @@ Result<pid_t> startVirtiofsd(const VmConfig& c, const VmPaths& paths,
   opts.argv.insert(opts.argv.end(), {"-o", virtiofsdModcapsOption()});
   KATA_ASSIGN_OR_RETURN(opts.seccompBpf, guestFileServerSeccomp());
   opts.extraFds = {{listener.get(), 3}};
-  opts.stderrFd = log.get();
+  opts.stderrFd = logWrite.get();
   opts.setsid = true;
-  return ChildProcess::spawnDetached(opts);
+  KATA_ASSIGN_OR_RETURN(started.pid, ChildProcess::spawnDetached(opts));
+  return started;
 }
 
 void releaseBootFilePages(const ProcessRef& qemu, const std::string& kernel,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lib/result.h"
+#include "lib/unique_fd.h"
 #include "runtime/virtcontainers/process_ref.h"
 
 namespace kata::vc {
@@ -57,7 +58,8 @@ struct VmPaths {
   std::string dir;
   std::string qmpSocket() const { return dir + "/qmp.sock"; }
   std::string consoleSocket() const { return dir + "/console.sock"; }
-  std::string consoleLog() const { return dir + "/console.log"; }
+  std::string consoleLog() const { return dir + "/console.log"; }  // written by kata-proxy
+  std::string proxyLog() const { return dir + "/proxy.log"; }      // kata-proxy's stderr
   std::string agentSocket() const { return dir + "/kata.sock"; }  // the agent.channel.0 port
   std::string pidFile() const { return dir + "/pid"; }
   std::string qemuLog() const { return dir + "/qemu.log"; }
@@ -68,6 +70,13 @@ struct VmPaths {
 inline constexpr const char* kAgentPortName = "agent.channel.0";
 inline constexpr const char* kShareMountTag = "kataShared";
 inline constexpr int kFirstTapFd = 3;
+/// Environment variable naming the file where kata-proxy writes the guest console (our
+/// addition: upstream's proxy only relays the console to its log, and ignores it).
+inline constexpr const char* kProxyConsoleLogEnv = "KATA_PROXY_CONSOLE_LOG";
+/// Environment variable naming the file where kata-proxy writes virtiofsd's stderr, which it
+/// gets as fd kProxyVirtiofsdLogFd (our addition too; upstream's proxy ignores both).
+inline constexpr const char* kProxyVirtiofsdLogEnv = "KATA_PROXY_VIRTIOFSD_LOG";
+inline constexpr int kProxyVirtiofsdLogFd = 3;
 
 /// The guest kernel command line: upstream Kata's defaults, ours, then the configured extras.
 std::string kernelCommandLine(const VmConfig& config);
@@ -92,11 +101,19 @@ Result<pid_t> startQemu(const std::string& id, const VmConfig& config, const VmP
 void releaseBootFilePages(const ProcessRef& qemu, const std::string& kernel,
                           const std::string& image);
 
+struct Virtiofsd {
+  pid_t pid = -1;
+  /// Read end of virtiofsd's stderr, a pipe (both ends non-blocking: a full pipe drops
+  /// virtiofsd's lines instead of stalling it). The guest can make virtiofsd log a line per
+  /// request, so no file takes them directly: kata-proxy keeps virtiofsd.log, capped.
+  UniqueFd log;
+};
+
 /// shared_fs = "virtio-fs": starts virtiofsd (detached, in its own session) serving `sharedDir`
 /// on a listening socket the runtime creates at paths.virtiofsSocket() and hands over as fd 3,
 /// so QEMU can connect as soon as this returns. virtiofsd exits when QEMU disconnects.
-Result<pid_t> startVirtiofsd(const VmConfig& config, const VmPaths& paths,
-                             const std::string& sharedDir);
+Result<Virtiofsd> startVirtiofsd(const VmConfig& config, const VmPaths& paths,
+                                 const std::string& sharedDir);
 
 /// Stops QEMU: QMP quit, then SIGKILL if it is still alive after `graceMs`. A QEMU that is
 /// already gone is success.
@@ -109,5 +126,7 @@ ProcessRef qemuOfPidFile(const std::string& id, const VmPaths& paths);
 
 /// The last `maxLines` lines of a text file (console log, QEMU log), for error messages.
 std::string tailOfFile(const std::string& path, size_t maxLines);
+/// The last `maxLines` lines of what a non-blocking pipe holds now (at most 64 KiB are read).
+std::string tailOfPipe(int fd, size_t maxLines);
 
 }  // namespace kata::vc

@@ -19,8 +19,9 @@ namespace {
 
 constexpr int kDestroyRpcTimeoutMs = 5000;
 
-Result<pid_t> startProxy(const config::Config& config, const std::string& sid,
-                         const VmPaths& vm) {
+// `virtiofsdLog`: the read end of virtiofsd's stderr, or -1.
+Result<pid_t> startProxy(const config::Config& config, const std::string& sid, const VmPaths& vm,
+                         int virtiofsdLog) {
   SpawnOptions opts;
   opts.argv = {config.proxy.path,
                "-listen-socket",
@@ -35,8 +36,16 @@ Result<pid_t> startProxy(const config::Config& config, const std::string& sid,
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
   }
-  const std::string logPath = vm.dir + "/proxy.log";
-  UniqueFd log(open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  // These files get guest text (or text the guest can make virtiofsd print): kata-proxy
+  // writes them and keeps each under kGuestLogMaxBytes.
+  std::vector<std::string> env = {std::string(kProxyConsoleLogEnv) + "=" + vm.consoleLog()};
+  if (virtiofsdLog >= 0) {
+    env.push_back(std::string(kProxyVirtiofsdLogEnv) + "=" + vm.virtiofsdLog());
+    opts.extraFds.push_back({virtiofsdLog, kProxyVirtiofsdLogFd});
+  }
+  opts.env = environWith(env);
+  const std::string logPath = vm.proxyLog();
+  UniqueFd log(open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!log) return sysError("create " + logPath);
   opts.stderrFd = log.get();
   opts.setsid = true;
@@ -213,9 +222,11 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   s.agentUrl = "unix://" + StorePaths::proxySocket(sid);
   s.created = log::timestamp();
 
+  UniqueFd virtiofsdLog;
   if (vm.sharedFs == "virtio-fs") {
-    KATA_ASSIGN_OR_RETURN(pid_t fsPid, startVirtiofsd(vm, paths, shared::exportDir(sid)));
-    if (auto ref = ProcessRef::of(fsPid); ref.ok()) s.virtiofsd = *ref;
+    KATA_ASSIGN_OR_RETURN(Virtiofsd fs, startVirtiofsd(vm, paths, shared::exportDir(sid)));
+    if (auto ref = ProcessRef::of(fs.pid); ref.ok()) s.virtiofsd = *ref;
+    virtiofsdLog = std::move(fs.log);
     undo.add([p = s.virtiofsd] { (void)p.terminate(1000); });
     // Every process and network change is recorded as soon as it exists, so that `delete
     // --force` finds it even when this command is killed right after.
@@ -245,21 +256,22 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   log::info("starting VM", {{"sandbox", sid}, {"accelerator", vm.accelerator}});
   auto started = startQemu(sid, vm, paths, shared::exportDir(sid), tapFds);
   taps.clear();  // QEMU holds them now; a tap disappears when QEMU exits
-  // QEMU could not reach virtiofsd's socket: virtiofsd's own log says why.
+  // QEMU could not reach virtiofsd's socket: virtiofsd's own messages say why.
   if (!started.ok() && started.error().message.find(paths.virtiofsSocket()) != std::string::npos) {
-    std::string fsLog = oneLine(tailOfFile(paths.virtiofsdLog(), 3));
+    std::string fsLog = oneLine(tailOfPipe(virtiofsdLog.get(), 3));
     if (!fsLog.empty()) return makeError(started.error().message + "; virtiofsd: " + fsLog);
   }
   KATA_ASSIGN_OR_RETURN(pid_t qemuPid, std::move(started));
   auto qemuRef = ProcessRef::of(qemuPid);
-  if (!qemuRef.ok()) return makeError("QEMU exited right after starting: " +
-                                      oneLine(tailOfFile(paths.consoleLog(), 5)));
+  if (!qemuRef.ok())
+    return makeError("QEMU exited right after starting: " +
+                     oneLine(tailOfFile(paths.qemuLog(), 5)));
   s.qemu = *qemuRef;
   undo.add([q = s.qemu, paths] { (void)stopQemu(q, paths, 0); });
   KATA_TRY(saveSandbox(s));
   crashPoint("create:qemu");
 
-  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths));
+  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get()));
   if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
   undo.add([p = s.proxy] { (void)p.terminate(1000); });
   KATA_TRY(saveSandbox(s));
@@ -270,7 +282,8 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   if (!ready.ok()) {
     std::string why = ready.error().message;
     if (!s.qemu.alive()) why = "the VM exited";
-    else if (!s.proxy.alive()) why = "kata-proxy exited: " + oneLine(tailOfFile(paths.dir + "/proxy.log", 3));
+    else if (!s.proxy.alive())
+      why = "kata-proxy exited: " + oneLine(tailOfFile(paths.proxyLog(), 3));
     return makeError("sandbox " + sid + ": " + why + "; guest console: " +
                      oneLine(tailOfFile(paths.consoleLog(), 8)));
   }

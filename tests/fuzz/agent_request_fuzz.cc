@@ -15,8 +15,11 @@
 #include "agent/container_config.h"
 #include "agent/process_list.h"
 #include "protocols/agent.pb.h"
+#include "tests/fuzz/fuzz_util.h"
 
 namespace {
+
+[[maybe_unused]] const bool kQuiet = kata::fuzz::quietProtobuf();
 
 void checkCreate(const std::string& bytes) {
   grpc::CreateContainerRequest req;

@@ -8,14 +8,13 @@
 #include <cstdlib>
 
 #include "lib/yamux_session.h"
+#include "tests/fuzz/fuzz_util.h"
 
 using namespace kata::yamux;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using kata::fuzz::check;
 
 }  // namespace
 
@@ -37,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // Behave like an application: consume half of what arrives, reply on some streams.
       if (ev.type == EventType::Readable) {
         check(session.buffered(ev.id) <= cfg.receiveWindow);
+        check(session.rxMemory(ev.id) <= session.buffered(ev.id) + 2 * kRxChunk);
         auto c = session.peek(ev.id);
         session.consume(ev.id, c.size() / 2 + 1);
         if (session.sendWindow(ev.id) > 0) (void)session.send(ev.id, c.first(c.size() / 4));

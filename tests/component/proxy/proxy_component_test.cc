@@ -1,5 +1,6 @@
 // The real kata-proxy binary against a yamux server in the test standing in for the guest
 // agent behind QEMU's chardev socket.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "lib/capped_file.h"
+#include "proxy/console.h"
 #include "tests/component/proxy/proxy_harness.h"
 
 // CppUTest comes last: its leak-checking macros redefine operator new.
@@ -90,6 +93,8 @@ TEST_GROUP(ProxyComponent) {
   void teardown() override {
     ::unlink(listenPath.c_str());
     ::unlink(stderrPath.c_str());
+    ::unlink((dir + "/console.log").c_str());
+    ::unlink((dir + "/virtiofsd.log").c_str());
     ::rmdir(dir.c_str());
   }
 
@@ -322,6 +327,94 @@ TEST(ProxyComponent, ConsoleLinesAreReloggedWithSandboxId) {
   STRCMP_CONTAINS("source=agent", line.c_str());
   STRCMP_CONTAINS("sandbox=sb-component", line.c_str());
   STRCMP_CONTAINS("msg=\"[    0.5] guest kernel line\"", text.c_str());
+}
+
+// A guest that floods its console (far more than the cap, plus one endless line) cannot grow
+// console.log or proxy.log (which relays each line) beyond kGuestLogMaxBytes, and the newest
+// lines are still in both.
+TEST(ProxyComponent, ConsoleFloodKeepsLogsBoundedWithTheNewestLines) {
+  const std::string consoleLog = dir + "/console.log";
+  FakeAgent agent(dir, FakeAgent::Mode::Serve, echoService);
+  agent.listen();
+  ProxyProcess proxy(KATA_PROXY_BIN, args(agent), stderrPath,
+                     {"KATA_PROXY_CONSOLE_LOG=" + consoleLog});
+  const int kLines = 60000;  // 6 MB of console, 6x the cap
+  std::string chunk;
+  for (int i = 0; i < kLines; i++) {
+    char line[128];
+    snprintf(line, sizeof line, "flood line %06d %s\n", i, std::string(80, 'x').c_str());
+    chunk += line;
+    if (chunk.size() > 64 * 1024 || i == kLines - 1) {
+      CHECK(agent.writeConsole(chunk));
+      chunk.clear();
+    }
+  }
+  CHECK(agent.writeConsole(std::string(3 << 20, 'y')));  // 3 MB without a newline
+  CHECK(agent.writeConsole("\nthe newest line\n"));
+  for (int i = 0; i < 3000 && (readFile(consoleLog).find("the newest line") == std::string::npos ||
+                               log().find("the newest line") == std::string::npos);
+       i++)
+    sleepMs(10);
+  proxy.signal(SIGTERM);
+  LONGS_EQUAL(0, proxy.wait(5000));
+  for (const std::string& path : {consoleLog, stderrPath}) {
+    std::string text = readFile(path);
+    CHECK_TEXT(text.size() <= kGuestLogMaxBytes, path.c_str());
+    CHECK_TEXT(text.size() >= kGuestLogMaxBytes / 4, path.c_str());  // capped, not emptied
+    STRCMP_CONTAINS("the newest line", text.c_str());
+    STRCMP_CONTAINS("older bytes dropped", text.c_str());
+    CHECK_TEXT(text.find("flood line 000000") == std::string::npos, path.c_str());
+  }
+  // The console log is the raw console: its end is exactly what the guest wrote last.
+  std::string console = readFile(consoleLog);
+  std::string tail = std::string(1000, 'y') + "\nthe newest line\n";
+  CHECK(console.size() >= tail.size() &&
+        console.compare(console.size() - tail.size(), tail.size(), tail) == 0);
+  // Relayed lines are cut at kMaxRelayedLine: no log line is longer than that plus its fields.
+  std::string text = log();
+  size_t longest = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = std::min(text.find('\n', pos), text.size());
+    longest = std::max(longest, nl - pos);
+    pos = nl + 1;
+  }
+  CHECK(longest < proxy::kMaxRelayedLine + 512);
+}
+
+// virtiofsd's stderr, which a guest can fill with one error line per malformed request,
+// reaches the proxy as a pipe on fd 3 and is kept in a capped file.
+TEST(ProxyComponent, VirtiofsdPipeIsKeptInACappedFile) {
+  const std::string fsLog = dir + "/virtiofsd.log";
+  int p[2];
+  CHECK(pipe2(p, O_CLOEXEC) == 0);
+  UniqueFd readEnd(p[0]), writeEnd(p[1]);
+  FakeAgent agent(dir, FakeAgent::Mode::Serve, echoService);
+  agent.listen();
+  ProxyProcess proxy(KATA_PROXY_BIN, args(agent), stderrPath, {"KATA_PROXY_VIRTIOFSD_LOG=" + fsLog},
+                     readEnd.get());
+  readEnd.reset();
+  std::string chunk;
+  for (int i = 0; i < 40000; i++) {  // 3 MB
+    chunk += "[ERROR virtiofsd] fv_queue_worker: skip failed " + std::to_string(i) + "\n";
+    if (chunk.size() > 64 * 1024) {
+      CHECK(writeAll(writeEnd.get(), chunk.data(), chunk.size()));
+      chunk.clear();
+    }
+  }
+  std::string last = "the last virtiofsd line\n";
+  CHECK(writeAll(writeEnd.get(), last.data(), last.size()));
+  writeEnd.reset();  // virtiofsd exits
+  for (int i = 0; i < 3000 && readFile(fsLog).find("the last virtiofsd line") == std::string::npos;
+       i++)
+    sleepMs(10);
+  std::string text = readFile(fsLog);
+  CHECK(text.size() <= kGuestLogMaxBytes);
+  CHECK(text.size() >= kGuestLogMaxBytes / 4);
+  STRCMP_CONTAINS("older bytes dropped", text.c_str());
+  CHECK(text.size() > last.size() && text.substr(text.size() - last.size()) == last);
+  CHECK(proxy.running());  // the end of virtiofsd's stderr is not the end of the proxy
+  // The file is the proxy's only: virtiofsd's lines are not relayed to its log.
+  CHECK(log().find("skip failed") == std::string::npos);
 }
 
 TEST(ProxyComponent, WaitsForAMuxSocketThatAppearsLate) {

@@ -53,6 +53,7 @@ bool writeAll(int fd, const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
     ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK) n = ::write(fd, p, size);  // a pipe
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     p += n;
@@ -222,7 +223,13 @@ void FakeAgent::onMuxConnection() {
 // ---- ProxyProcess --------------------------------------------------------------------------
 
 ProxyProcess::ProxyProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::string& stderrPath) {
+                           const std::string& stderrPath, const std::vector<std::string>& extraEnv,
+                           int fd3) {
+  std::vector<std::string> env = extraEnv;
+  for (char** e = environ; *e; e++) env.emplace_back(*e);
+  std::vector<char*> cenv;
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   std::vector<std::string> argv{binary};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
@@ -231,7 +238,10 @@ ProxyProcess::ProxyProcess(const std::string& binary, const std::vector<std::str
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 2, stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, cargv.data(), environ) != 0) pid_ = -1;
+  // dup2 onto itself would keep FD_CLOEXEC: give the child a copy from above 3.
+  UniqueFd high(fd3 >= 0 ? fcntl(fd3, F_DUPFD_CLOEXEC, 10) : -1);
+  if (high) posix_spawn_file_actions_adddup2(&fa, high.get(), 3);
+  if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, cargv.data(), cenv.data()) != 0) pid_ = -1;
   posix_spawn_file_actions_destroy(&fa);
 }
 

@@ -82,8 +82,11 @@ class FakeAgent {
 /// The kata-proxy binary as a child process; stderr goes to a file.
 class ProxyProcess {
  public:
+  /// `extraEnv` ("K=V") is added to the test's environment; `fd3` (when >= 0) becomes the
+  /// proxy's fd 3.
   ProxyProcess(const std::string& binary, const std::vector<std::string>& args,
-               const std::string& stderrPath);
+               const std::string& stderrPath, const std::vector<std::string>& extraEnv = {},
+               int fd3 = -1);
   ~ProxyProcess();  // SIGKILL if still running
   pid_t pid() const { return pid_; }
   void signal(int sig);

@@ -107,5 +107,36 @@ test_usage_errors() {
   pass
 }
 
-test_version; test_spec; test_kata_env; test_kata_check; test_usage_errors
+test_number_flags() {
+  begin "numbers and durations on the command line are parsed strictly, with one clear line"
+  local out rc
+  # A 20-digit interval once ended the runtime with an uncaught exception.
+  out=$(rt events --interval 99999999999999999999s nosuch 2>&1); rc=$?
+  expect_eq "events --interval 20 digits status" 1 "$rc" || return
+  expect_eq "events --interval 20 digits" \
+    'kata-runtime: --interval: "99999999999999999999s" is out of range' "$out" || return
+  for bad in 5 5x -1s 1e3s ''; do
+    out=$(rt events --interval "$bad" nosuch 2>&1); rc=$?
+    expect_eq "events --interval '$bad' status" 1 "$rc" || return
+    expect_contains "events --interval '$bad'" "is not a duration" "$out" || return
+  done
+  out=$(rt events --interval 0s nosuch 2>&1); rc=$?
+  expect_contains "events --interval 0s" "must be above zero" "$out" || return
+  out=$(rt update --cpu-share 99999999999999999999 nosuch 2>&1); rc=$?
+  expect_eq "update --cpu-share status" 1 "$rc" || return
+  expect_contains "update --cpu-share" '--cpu-share: "99999999999999999999" is out of range' "$out" || return
+  for bad in 1e3 nan 0x10 -5 1.5x; do
+    out=$(rt update --memory "$bad" nosuch 2>&1); rc=$?
+    expect_eq "update --memory $bad status" 1 "$rc" || return
+    expect_contains "update --memory $bad" "--memory: \"$bad\"" "$out" || return
+  done
+  # Control bytes in an error message are shown escaped, not sent to the terminal (the
+  # messages that matter quote the guest; a path is the one a test can give).
+  out=$("$RUNTIME" --kata-config "$TEST_ROOT/$(printf 'x\033]0;pwned\007')" kata-env 2>&1)
+  case $out in *$'\033'*|*$'\007'*) fail "control bytes reached the terminal: $out"; return ;; esac
+  expect_contains "escaped" '\x1b]0;pwned\x07' "$out" || return
+  pass
+}
+
+test_version; test_spec; test_kata_env; test_kata_check; test_usage_errors; test_number_flags
 finish

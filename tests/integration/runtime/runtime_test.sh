@@ -440,6 +440,54 @@ PY
   pass
 }
 
-ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root test_acpi_nvdimm_root test_network_namespace_taps"
+test_guest_output_bounded() {
+  begin "a guest flooding its console grows no host file beyond 1 MiB: kata-proxy keeps the logs"
+  local id=hostio-flood conf=$TEST_ROOT/proxy-debug.toml cap=1048576 out vm qemu proxy i
+  # The proxy at debug level relays every console line to proxy.log too.
+  python3 - "$KATA_CONFIG" "$conf" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+text = re.sub(r'(\[proxy\.kata\][^\[]*?)enable_debug = false', r'\1enable_debug = true', text)
+open(sys.argv[2], "w").write(text)
+PY
+  # The container writes 1.4 MB of error-level kernel messages (the guest kernel prints them on
+  # its console); one line per open of /dev/kmsg escapes its per-open rate limit.
+  make_bundle "$B/flood" false '{}' sh -c 'pad=$(printf %0900d 0); i=0; while [ $i -lt 1500 ]; do echo "<3>hostio-flood $i $pad" > /dev/kmsg; i=$((i + 1)); done; echo "<3>hostio-flood-done" > /dev/kmsg; while true; do sleep 1; done'
+  python3 - "$B/flood/config.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["linux"].setdefault("devices", []).append(
+    {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600, "uid": 0, "gid": 0})
+spec["linux"].setdefault("resources", {}).setdefault("devices", []).append(
+    {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "rw"})
+json.dump(spec, open(sys.argv[1], "w"), indent=1)
+PY
+  "$RUNTIME" --kata-config "$conf" --root "$TEST_ROOT/state" run -d --bundle "$B/flood" "$id" \
+    </dev/null >/dev/null 2>"$TEST_ROOT/flood.err" || { fail "run -d: $(tail -c 600 "$TEST_ROOT/flood.err")"; return; }
+  vm=/run/vc/vm/$id
+  for i in $(seq 600); do
+    grep -aq "hostio-flood-done" "$vm/console.log" 2>/dev/null && break
+    sleep 0.5
+  done
+  grep -aq "hostio-flood-done" "$vm/console.log" || { fail "the flood's last line never reached console.log ($(stat -c %s "$vm/console.log" 2>&1))"; return; }
+  for f in console.log proxy.log; do
+    local size
+    size=$(stat -c %s "$vm/$f")
+    [ "$size" -le "$cap" ] || { fail "$f is $size bytes, above $cap"; return; }
+    grep -aq "older bytes dropped" "$vm/$f" || { fail "$f: nothing was dropped ($size bytes)"; return; }
+  done
+  grep -aq "hostio-flood-done" "$vm/proxy.log" || { fail "proxy.log lost the newest line"; return; }
+  # QEMU holds no log the guest feeds: its stderr is /dev/null once it runs (-daemonize).
+  qemu=$(pgrep -f "sandbox-$id")
+  expect_eq "QEMU's stderr" /dev/null "$(readlink "/proc/$qemu/fd/2")" || return
+  ls -l "/proc/$qemu/fd" | grep -q "$vm/console.log" && { fail "QEMU writes console.log"; return; }
+  proxy=$(pgrep -f -- "-sandbox $id")
+  ls -l "/proc/$proxy/fd" | grep -q "$vm/console.log" || { fail "kata-proxy does not hold console.log"; return; }
+  rt delete --force "$id" >/dev/null 2>&1
+  expect_no_residue "$id" || return
+  pass
+}
+
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root test_acpi_nvdimm_root test_network_namespace_taps test_guest_output_bounded"
 for t in ${*:-$ALL}; do "$t"; done
 finish

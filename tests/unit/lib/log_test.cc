@@ -34,6 +34,15 @@ TEST(Log, ControlBytesAreEscapedAsUnicode) {
   STRCMP_EQUAL("{\"level\":\"warning\",\"msg\":\"a\\u0001z\",\"time\":\"T\"}", line.c_str());
 }
 
+TEST(Log, DelAndC1ControlsAreEscapedToo) {
+  // A guest line with an 8-bit CSI (U+009B) and DEL: text logs reach terminals with --debug.
+  std::string line = kata::log::formatLine(Format::Text, Level::Info,
+                                           "a\xc2\x9b"
+                                           "2Jb\x7f\xc2\xa0",
+                                           {}, "T");
+  STRCMP_EQUAL("time=\"T\" level=info msg=\"a\\u009b2Jb\\u007f\xc2\xa0\"", line.c_str());
+}
+
 TEST(Log, ParseLevelAndFormat) {
   CHECK(kata::log::parseLevel("debug").value() == Level::Debug);
   CHECK(kata::log::parseLevel("warning").value() == Level::Warn);

@@ -308,3 +308,50 @@ TEST(YamuxBridge, WorksOnACharacterDevice) {
   mux->reset();  // closing the master hangs up the slave: the server session ends
   CHECK(runUntil(&loop, [&] { return serverClosed; }));
 }
+
+TEST(YamuxBridge, StreamThePeerNeverClosesIsReapedAndItsClientClosed) {
+  // The guest side: a session that accepts the stream, reads our FIN and never closes.
+  auto [clientEnd, raw] = socketPair();
+  fcntl(raw.get(), F_SETFL, O_NONBLOCK);
+  SessionConfig sc;
+  sc.role = Role::Server;
+  Session guest(sc);
+  auto pumpGuest = [&] {
+    uint8_t buf[4096];
+    ssize_t n;
+    while ((n = read(raw.get(), buf, sizeof buf)) > 0) (void)guest.receive({buf, size_t(n)});
+    while (guest.outputSize() > 0) {
+      ssize_t w = write(raw.get(), guest.output().data(), guest.outputSize());
+      if (w <= 0) break;
+      guest.advanceOutput(size_t(w));
+    }
+  };
+  MuxOptions o;
+  o.halfCloseTimeoutMs = 100;
+  auto mux = Mux::start(&loop, std::move(clientEnd), o, nullptr, [](const Error&) {});
+  auto stream = (*mux)->open();
+  uint32_t id = (*stream)->id();
+  auto [app, bridged] = socketPair();
+  CHECK(bridge(**stream, std::move(bridged)).ok());
+  shutdown(app.get(), SHUT_WR);  // the client is done: FIN to the guest
+  CHECK(runUntil(&loop, [&] {
+    pumpGuest();
+    return guest.remoteClosed(id) && guest.exists(id);
+  }));
+  uint64_t finAt = uv_now(&loop);
+  fcntl(app.get(), F_SETFL, O_NONBLOCK);
+  char c;
+  CHECK(runUntil(
+      &loop,
+      [&] {
+        pumpGuest();
+        return (*mux)->streamCount() == 0 && read(app.get(), &c, 1) == 0;
+      },
+      2000));
+  CHECK(uv_now(&loop) - finAt >= 50);  // not at once: after the 100 ms timeout
+  CHECK(runUntil(&loop, [&] {
+    pumpGuest();
+    return !guest.exists(id);  // the guest got our RST
+  }));
+  mux->reset();
+}

@@ -1,5 +1,8 @@
 #include "lib/yamux_session.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -332,4 +335,117 @@ TEST(YamuxSession, OutputIsCompactedAsItIsWritten) {
   LONGS_EQUAL(64u * 64 * 1024, total);
   LONGS_EQUAL(total, server.stats().bytesReceived);
   LONGS_EQUAL(0, client.outputSize());
+}
+
+// ---- memory follows bytes, not frames ------------------------------------------------------
+
+TEST(YamuxSession, OneByteFramesCostAboutTheWindowInRealMemory) {
+  // A peer filling a stream's whole window with one-byte frames: the heap grows by the window
+  // plus one chunk, not by a per-frame allocation (which cost 30-50x the window).
+  std::string flood;
+  appendFrame(flood, Header{FrameType::WindowUpdate, kFlagSyn, 1, 0});
+  const uint8_t byte = 'x';
+  for (uint32_t i = 0; i < kInitialWindow; i++) {
+    appendFrame(flood, Header{FrameType::Data, 0, 1, 1}, {&byte, 1});
+  }
+  Session s(config(Role::Server));
+  const size_t before = mallinfo2().uordblks;
+  // Read as a socket would hand it over: 64 KiB at a time.
+  for (size_t off = 0; off < flood.size(); off += 65536) {
+    size_t n = std::min<size_t>(65536, flood.size() - off);
+    CHECK(s.receive(str(flood.substr(off, n))).ok());
+  }
+  const size_t grown = mallinfo2().uordblks - before;
+  LONGS_EQUAL(kInitialWindow, s.buffered(1));
+  CHECK(s.rxMemory(1) <= kInitialWindow + kRxChunk);
+  // The window, its chunk bookkeeping and the decoder's one-frame buffer; the ACK in output.
+  CHECK_TEXT(grown <= kInitialWindow + 64 * 1024, std::to_string(grown).c_str());
+  // One byte more is beyond the window: a protocol error, not more memory.
+  CHECK_FALSE(s.receive(frame(FrameType::Data, 0, 1, 1, "y")).ok());
+}
+
+TEST(YamuxSession, ChunkedBufferKeepsBytesInOrderAcrossFramesAndConsumes) {
+  uint32_t id = client.open().value();
+  CHECK(pump(client, server).ok());
+  std::string sent, got;
+  unsigned seed = 7;
+  for (int round = 0; round < 200; round++) {
+    seed = seed * 1103515245 + 12345;
+    size_t n = 1 + (seed >> 8) % 40000;  // frames above and below a chunk
+    std::string data(n, '\0');
+    for (size_t i = 0; i < n; i++) data[i] = char('a' + (sent.size() + i) % 26);
+    size_t took = client.send(id, str(data)).value();
+    sent += data.substr(0, took);
+    CHECK(pump(client, server).ok());
+    // Consume an odd amount, not whole chunks.
+    auto chunk = server.peek(id);
+    size_t eat = std::min(chunk.size(), size_t((seed >> 4) % 30000));
+    got.append(reinterpret_cast<const char*>(chunk.data()), eat);
+    server.consume(id, eat);
+    CHECK(server.rxMemory(id) <= server.buffered(id) + 2 * kRxChunk);
+  }
+  got += readAll(server, id);
+  CHECK(sent == got);
+  LONGS_EQUAL(0, server.rxMemory(id));  // a drained stream holds nothing
+}
+
+// ---- half-closed streams are reaped --------------------------------------------------------
+
+TEST(YamuxSession, StreamWeClosedIsReapedWhenThePeerNeverCloses) {
+  uint32_t id = client.open().value();
+  CHECK(pump(client, server).ok());
+  client.setClock(1000);
+  CHECK(client.closeWrite(id).ok());
+  CHECK(pump(client, server).ok());
+  CHECK(server.remoteClosed(id));  // the peer got our FIN and just keeps its side open
+  LONGS_EQUAL(1, client.halfClosedCount());
+  client.setClock(1000 + 59999);
+  LONGS_EQUAL(0, client.reapHalfClosed(60000));
+  CHECK(client.exists(id));
+  client.setClock(1000 + 60000);
+  (void)client.takeEvents();
+  LONGS_EQUAL(1, client.reapHalfClosed(60000));
+  auto evs = client.takeEvents();
+  LONGS_EQUAL(1, evs.size());
+  CHECK(evs[0].type == EventType::Reaped && evs[0].id == id && evs[0].value == 0);
+  CHECK_FALSE(client.exists(id));
+  LONGS_EQUAL(0, client.halfClosedCount());
+  // The peer learns it with an RST.
+  CHECK(pump(client, server).ok());
+  CHECK(hasEvent(server.takeEvents(), EventType::Reset, id));
+  LONGS_EQUAL(0, server.streamCount());
+}
+
+TEST(YamuxSession, StreamThePeerClosesInTimeIsNotReaped) {
+  uint32_t id = client.open().value();
+  CHECK(pump(client, server).ok());
+  CHECK(client.closeWrite(id).ok());
+  CHECK(pump(client, server).ok());
+  CHECK(server.closeWrite(id).ok());
+  CHECK(pump(client, server).ok());
+  CHECK(hasEvent(client.takeEvents(), EventType::Closed, id));
+  client.setClock(1u << 30);
+  LONGS_EQUAL(0, client.reapHalfClosed(1));
+  LONGS_EQUAL(0, client.halfClosedCount());
+}
+
+TEST(YamuxSession, TooManyHalfClosedStreamsResetTheOldest) {
+  SessionConfig c = config(Role::Client);
+  c.maxHalfClosed = 2;
+  Session limited(c);
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 4; i++) ids.push_back(limited.open().value());
+  CHECK(pump(limited, server).ok());
+  (void)limited.takeEvents();
+  for (uint32_t id : ids) CHECK(limited.closeWrite(id).ok());
+  auto evs = limited.takeEvents();
+  LONGS_EQUAL(2, evs.size());
+  CHECK(evs[0].type == EventType::Reaped && evs[0].id == ids[0] && evs[0].value == 1);
+  CHECK(evs[1].type == EventType::Reaped && evs[1].id == ids[1] && evs[1].value == 1);
+  LONGS_EQUAL(2, limited.halfClosedCount());
+  CHECK(limited.exists(ids[2]) && limited.exists(ids[3]));
+  CHECK(pump(limited, server).ok());
+  auto serverEvs = server.takeEvents();
+  CHECK(hasEvent(serverEvs, EventType::Reset, ids[0]));
+  CHECK(hasEvent(serverEvs, EventType::Reset, ids[1]));
 }

@@ -77,7 +77,7 @@ TEST(ShimOptions, GoBooleanSpellings) {
   }
   auto args = base();
   args.push_back("-terminal=yes");
-  STRCMP_EQUAL("invalid boolean value \"yes\" for flag -terminal", errorOf(args).c_str());
+  STRCMP_EQUAL("-terminal: \"yes\" is not a boolean (true or false)", errorOf(args).c_str());
 }
 
 TEST(ShimOptions, BadFlagsGetClearErrors) {
