@@ -13,6 +13,7 @@
 #include "lib/crash_point.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/random_hex.h"
 #include "lib/safe_path.h"
 #include "lib/unique_fd.h"
@@ -22,8 +23,6 @@
 #include "runtime/virtcontainers/sandbox.h"
 #include "runtime/virtcontainers/shared_dir.h"
 #include "runtime/virtcontainers/spec_convert.h"
-
-extern char** environ;
 
 namespace kata::vc {
 namespace {
@@ -176,13 +175,6 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
   return g;
 }
 
-std::vector<std::string> environWith(const std::string& entry) {
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; e++) env.emplace_back(*e);
-  env.push_back(entry);
-  return env;
-}
-
 struct ShimStdio {
   std::optional<Pty> pty;
 };
@@ -200,8 +192,8 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
   if (ctx.config.shim.enable_debug) {
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
-    opts.env = environWith("KATA_SHIM_LOG=" + StorePaths::sandboxDir(sandbox.id) + "/" + cid +
-                           "/shim-" + execId + ".log");
+    opts.env = environWith({"KATA_SHIM_LOG=" + StorePaths::sandboxDir(sandbox.id) + "/" + cid +
+                            "/shim-" + execId + ".log"});
   }
   std::optional<Pty> pty;
   if (terminal && !consoleSocket.empty()) {
@@ -326,9 +318,10 @@ Result<int> parseSignal(const std::string& text) {
       {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
       {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS}};
   if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
-    int n = text.size() > 3 ? 0 : std::stoi(text);
-    if (n < 1 || n > SIGRTMAX) return makeError("invalid signal number " + text, EINVAL);
-    return n;
+    auto n = parseInt<int>(text, "signal");
+    if (!n.ok() || *n < 1 || *n > SIGRTMAX)
+      return makeError("invalid signal number " + text.substr(0, 32), EINVAL);
+    return *n;
   }
   std::string name = text;
   std::transform(name.begin(), name.end(), name.begin(), ::toupper);
