@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 
+#include "lib/grpc_reply_guard.h"
 #include "lib/result.h"
 #include "lib/unique_fd.h"
 #include "protocols/agent.grpc.pb.h"
@@ -21,7 +22,8 @@ using Dialer = std::function<Result<UniqueFd>()>;
 
 /// Largest agent reply accepted: replies are hostile input, and the biggest legitimate one is a
 /// ReadStdout/ReadStderr chunk of the size the shim asks for (ShimConfig::readSize, 1 MiB)
-/// plus its framing.
+/// plus its framing. Enforced before gRPC buffers a reply: every connection is relayed through
+/// a guard (lib/grpc_reply_guard.h) that cuts it at a larger one.
 inline constexpr int kMaxAgentReplyBytes = 2 << 20;
 
 class AgentConnection {
@@ -29,6 +31,8 @@ class AgentConnection {
   struct Handle {
     std::shared_ptr<::grpc::AgentService::Stub> stub;
     uint64_t generation = 0;  // identifies the connection, for markBroken()
+    /// Why the guard cut this connection (a reply above the limit, ...); empty if it did not.
+    std::function<std::string()> violation;
   };
 
   explicit AgentConnection(Dialer dialer) : dialer_(std::move(dialer)) {}
@@ -42,7 +46,8 @@ class AgentConnection {
  private:
   Dialer dialer_;
   std::mutex mu_;
-  std::shared_ptr<::grpc::AgentService::Stub> stub_;
+  std::shared_ptr<::grpc::AgentService::Stub> stub_;  // keeps its connection's guard alive
+  std::shared_ptr<grpcguard::GuardedConnection> guard_;
   uint64_t generation_ = 0;
 };
 
