@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 namespace kata::grpcguard {
 namespace {
@@ -17,7 +16,7 @@ namespace {
 constexpr uint8_t kData = 0x0, kHeaders = 0x1, kRstStream = 0x3, kContinuation = 0x9;
 constexpr uint8_t kEndStream = 0x1, kEndHeaders = 0x4, kPadded = 0x8;
 
-constexpr size_t kRelayBuffer = 256 << 10;
+constexpr size_t kRelayBuffer = 64 << 10;
 
 }  // namespace
 
@@ -135,6 +134,8 @@ Result<std::unique_ptr<GuardedConnection>> GuardedConnection::start(UniqueFd ser
       return sysError("make the agent connection non-blocking");
   }
   g->server_ = std::move(server);
+  g->toServer_.reset(new char[kRelayBuffer]);
+  g->toClient_.reset(new char[kRelayBuffer]);
   g->thread_ = std::thread([p = g.get()] { p->relay(); });
   return g;
 }
@@ -165,11 +166,12 @@ void GuardedConnection::relay() {
   struct Direction {
     int from, to;
     bool scanned;  // the server's bytes
-    std::vector<char> buf = std::vector<char>(kRelayBuffer);
+    char* buf;
     size_t head = 0, tail = 0;
     bool eof = false, closed = false;
   };
-  Direction dirs[2] = {{inner_.get(), server_.get(), false}, {server_.get(), inner_.get(), true}};
+  Direction dirs[2] = {{inner_.get(), server_.get(), false, toServer_.get()},
+                       {server_.get(), inner_.get(), true, toClient_.get()}};
   for (;;) {
     pollfd fds[5];
     int n = 0;
@@ -177,7 +179,7 @@ void GuardedConnection::relay() {
     fds[n++] = {stop_.get(), POLLIN, 0};
     for (int d = 0; d < 2; d++) {
       Direction& dir = dirs[d];
-      if (!dir.eof && dir.tail < dir.buf.size()) {
+      if (!dir.eof && dir.tail < kRelayBuffer) {
         readIdx[d] = n;
         fds[n++] = {dir.from, POLLIN, 0};
       }
@@ -195,10 +197,10 @@ void GuardedConnection::relay() {
     for (int d = 0; d < 2; d++) {
       Direction& dir = dirs[d];
       if (readIdx[d] >= 0 && fds[readIdx[d]].revents != 0) {
-        ssize_t got = ::read(dir.from, dir.buf.data() + dir.tail, dir.buf.size() - dir.tail);
+        ssize_t got = ::read(dir.from, dir.buf + dir.tail, kRelayBuffer - dir.tail);
         if (got > 0) {
           if (dir.scanned) {
-            if (auto st = scanner_.feed({dir.buf.data() + dir.tail, size_t(got)}); !st.ok())
+            if (auto st = scanner_.feed({dir.buf + dir.tail, size_t(got)}); !st.ok())
               return cut("the agent sent " + st.error().message);
           }
           dir.tail += size_t(got);
@@ -207,7 +209,7 @@ void GuardedConnection::relay() {
         }
       }
       if (writeIdx[d] >= 0 && fds[writeIdx[d]].revents != 0) {
-        ssize_t put = ::send(dir.to, dir.buf.data() + dir.head, dir.tail - dir.head, MSG_NOSIGNAL);
+        ssize_t put = ::send(dir.to, dir.buf + dir.head, dir.tail - dir.head, MSG_NOSIGNAL);
         if (put > 0) {
           dir.head += size_t(put);
         } else if (put < 0 && errno != EAGAIN && errno != EINTR) {
@@ -219,8 +221,8 @@ void GuardedConnection::relay() {
       }
       if (dir.head == dir.tail) {
         dir.head = dir.tail = 0;
-      } else if (dir.tail == dir.buf.size() && dir.head > 0) {
-        std::memmove(dir.buf.data(), dir.buf.data() + dir.head, dir.tail - dir.head);
+      } else if (dir.tail == kRelayBuffer && dir.head > 0) {
+        std::memmove(dir.buf, dir.buf + dir.head, dir.tail - dir.head);
         dir.tail -= dir.head;
         dir.head = 0;
       }

@@ -85,6 +85,9 @@ class GuardedConnection {
   void cut(std::string why);
 
   ReplyScanner scanner_;
+  // What waits to be written, each way: allocated here, not zeroed, so that an idle
+  // connection's pages stay untouched (a shim's relay lives as long as its container).
+  std::unique_ptr<char[]> toServer_, toClient_;
   UniqueFd server_, inner_, client_;  // inner_: the relay's end of the pair whose other is client_
   UniqueFd stop_;                     // eventfd, readable once the guard is destroyed
   std::thread thread_;
