@@ -301,7 +301,7 @@ TEST(RuntimeLiar, GuestErrorTextIsBoundedAndEscaped) {
     checkErrorLine(r, "ListProcesses");
     if (size < 1000) {
       // Small enough for gRPC to deliver: the guest's words are shown, escaped.
-      CHECK_TEXT(r.err.find("no\\n\\x1b]0;owned") != std::string::npos, describe(r).c_str());
+      CHECK_TEXT(r.err.find("no\\x0a\\x1b]0;owned") != std::string::npos, describe(r).c_str());
     }
     auto logText = kata::readFile(log, 1 << 20);
     CHECK_TEXT(logText.ok(), "log file");
