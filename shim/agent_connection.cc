@@ -21,21 +21,11 @@ Result<AgentConnection::Handle> AgentConnection::get() {
     auto channel =
         ::grpc::CreateCustomInsecureChannelFromFd("kata-agent", guard->releaseClientFd(), args);
     if (!channel) return makeError("create gRPC channel to the agent");
-    // The stub shares ownership of the guard: the relay lives as long as any call may use it.
-    struct Link {
-      std::shared_ptr<grpcguard::GuardedConnection> guard;
-      std::unique_ptr<::grpc::AgentService::Stub> stub;
-    };
-    auto link = std::make_shared<Link>(Link{guard, ::grpc::AgentService::NewStub(channel)});
-    stub_ = std::shared_ptr<::grpc::AgentService::Stub>(link, link->stub.get());
+    stub_ = ::grpc::AgentService::NewStub(channel);
     guard_ = std::move(guard);
     ++generation_;
   }
-  std::weak_ptr<grpcguard::GuardedConnection> guard = guard_;
-  return Handle{stub_, generation_, [guard] {
-                  auto g = guard.lock();
-                  return g ? g->violation() : std::string();
-                }};
+  return Handle{stub_, generation_, guard_};
 }
 
 void AgentConnection::markBroken(uint64_t generation) {

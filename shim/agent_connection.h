@@ -31,8 +31,9 @@ class AgentConnection {
   struct Handle {
     std::shared_ptr<::grpc::AgentService::Stub> stub;
     uint64_t generation = 0;  // identifies the connection, for markBroken()
-    /// Why the guard cut this connection (a reply above the limit, ...); empty if it did not.
-    std::function<std::string()> violation;
+    /// The connection's relay (it says why it cut a lying agent off); the handle keeps it, and
+    /// the stub's channel through it, alive.
+    std::shared_ptr<const grpcguard::GuardedConnection> guard;
   };
 
   explicit AgentConnection(Dialer dialer) : dialer_(std::move(dialer)) {}
@@ -46,7 +47,7 @@ class AgentConnection {
  private:
   Dialer dialer_;
   std::mutex mu_;
-  std::shared_ptr<::grpc::AgentService::Stub> stub_;  // keeps its connection's guard alive
+  std::shared_ptr<::grpc::AgentService::Stub> stub_;
   std::shared_ptr<grpcguard::GuardedConnection> guard_;
   uint64_t generation_ = 0;
 };

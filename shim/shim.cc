@@ -132,7 +132,7 @@ Shim::Outcome Shim::call(const char* what, Method<Req, Resp> method, const Req& 
         *failure = st;
         return Outcome::Failed;
       }
-      reason = handle->violation();  // the guard cut a lying agent off
+      reason = handle->guard->violation();  // the guard cut a lying agent off
       if (reason.empty()) reason = st.error_message();
       connection_.markBroken(handle->generation);
     } else {
