@@ -95,7 +95,6 @@ class CallReactor final : public ::grpc::ServerGenericBidiReactor {
             return;
           }
           hanging_ = true;
-          ++agent_->hanging_;
         }
         if (a.kind == Answer::Kind::Cut) agent_->cutConnections();
         return;
@@ -113,7 +112,6 @@ class CallReactor final : public ::grpc::ServerGenericBidiReactor {
     cancelled_ = true;
     if (hanging_) {
       hanging_ = false;
-      --agent_->hanging_;
       finishLocked(::grpc::Status::CANCELLED);
     }
   }

@@ -84,8 +84,6 @@ class LyingAgent {
   /// Connections accepted so far, and raw bytes written by the Garbage wires.
   int connections() const { return connections_; }
   uint64_t garbageBytesWritten() const { return garbageBytes_; }
-  /// Calls still hanging.
-  int hanging() const { return hanging_; }
 
   /// True once the agent is being destroyed: deferred answers must return.
   bool stopping() const { return stopping_; }
@@ -94,7 +92,6 @@ class LyingAgent {
   Answer answer(const std::string& method, const std::string& request);
   void cutConnections();
   void runLater(std::function<void()> work);
-  std::atomic<int> hanging_{0};
 
  private:
   LyingAgent() = default;
