@@ -14,6 +14,7 @@
 #include <string>
 
 #include "lib/fs_util.h"
+#include "lib/mount.h"
 #include "lib/temp_dir.h"
 
 namespace kata::liar {
@@ -50,5 +51,8 @@ int main(int argc, char** argv) {
   // and valgrind find nothing. The asan build hunts leaks instead.
   MemoryLeakWarningPlugin::turnOffNewDeleteOverloads();
   CommandLineTestRunner runner(argc, argv, TestRegistry::getCurrentRegistry());
-  return runner.runAllTestsMain();
+  int failed = runner.runAllTestsMain();
+  // The runtime made the share's sandboxes directory a mount point: gone, the directory can go.
+  (void)kata::mount::detachAll(dir->path() + "/run/kata-containers/shared/sandboxes");
+  return failed;
 }
