@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 
+#include "lib/grpc_reply_guard.h"
 #include "lib/result.h"
 #include "lib/unique_fd.h"
 #include "protocols/agent.grpc.pb.h"
@@ -21,7 +22,8 @@ using Dialer = std::function<Result<UniqueFd>()>;
 
 /// Largest agent reply accepted: replies are hostile input, and the biggest legitimate one is a
 /// ReadStdout/ReadStderr chunk of the size the shim asks for (ShimConfig::readSize, 1 MiB)
-/// plus its framing.
+/// plus its framing. Enforced before gRPC buffers a reply: every connection is relayed through
+/// a guard (lib/grpc_reply_guard.h) that cuts it at a larger one.
 inline constexpr int kMaxAgentReplyBytes = 2 << 20;
 
 class AgentConnection {
@@ -29,6 +31,9 @@ class AgentConnection {
   struct Handle {
     std::shared_ptr<::grpc::AgentService::Stub> stub;
     uint64_t generation = 0;  // identifies the connection, for markBroken()
+    /// The connection's relay (it says why it cut a lying agent off); the handle keeps it, and
+    /// the stub's channel through it, alive.
+    std::shared_ptr<const grpcguard::GuardedConnection> guard;
   };
 
   explicit AgentConnection(Dialer dialer) : dialer_(std::move(dialer)) {}
@@ -43,6 +48,7 @@ class AgentConnection {
   Dialer dialer_;
   std::mutex mu_;
   std::shared_ptr<::grpc::AgentService::Stub> stub_;
+  std::shared_ptr<grpcguard::GuardedConnection> guard_;
   uint64_t generation_ = 0;
 };
 

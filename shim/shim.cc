@@ -22,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 using Stub = ::grpc::AgentService::Stub;
 
 constexpr auto kFirstBackoff = 50ms;
+constexpr size_t kMaxFatalBytes = 1024;
 constexpr auto kMaxBackoff = 1000ms;
 
 std::chrono::milliseconds nextBackoff(std::chrono::milliseconds d) {
@@ -74,6 +75,8 @@ bool Shim::stopping() const {
 }
 
 void Shim::setFatal(std::string message) {
+  // It quotes the agent, whose text is untrusted: bounded, for the log and the user's stderr.
+  if (message.size() > kMaxFatalBytes) message.resize(kMaxFatalBytes);
   log::error(message);
   {
     std::lock_guard lock(mu_);
@@ -129,8 +132,9 @@ Shim::Outcome Shim::call(const char* what, Method<Req, Resp> method, const Req& 
         *failure = st;
         return Outcome::Failed;
       }
+      reason = handle->guard->violation();  // the guard cut a lying agent off
+      if (reason.empty()) reason = st.error_message();
       connection_.markBroken(handle->generation);
-      reason = st.error_message();
     } else {
       if (stopping()) return Outcome::Stopped;
       reason = handle.error().str();

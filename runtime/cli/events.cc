@@ -118,7 +118,12 @@ Result<int> eventsVerb(Context& ctx) {
       if (once) return std::move(stats).error();
       return 0;  // the container stopped: the event stream ends, as with runc
     }
-    printf("%s\n", Json::writeString(w, statsEvent(id, *stats)).c_str());
+    std::string line = Json::writeString(w, statsEvent(id, *stats));
+    // The guest names interfaces, stats keys and blkio ops: jsoncpp escapes every control byte
+    // in them but DEL, which must not reach a terminal raw either.
+    for (size_t at = line.find('\x7f'); at != std::string::npos; at = line.find('\x7f', at))
+      line.replace(at, 1, "\\u007f");
+    printf("%s\n", line.c_str());
     fflush(stdout);
     if (once) return 0;
     std::this_thread::sleep_for(interval);

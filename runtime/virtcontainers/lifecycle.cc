@@ -697,13 +697,48 @@ Status updateContainer(const RuntimeContext& ctx, const std::string& id,
   return okStatus();
 }
 
+namespace {
+
+// A container has a few dozen memory.stat keys and one entry per CPU, block device operation,
+// huge page size and interface. Tens of thousands come from a lying agent, and each costs the
+// host far more memory as JSON than on the wire: refused before they are converted.
+constexpr int kMaxStatsEntries = 4096;
+
+Status checkStatsSize(const ::grpc::StatsContainerResponse& s) {
+  const auto& cg = s.cgroup_stats();
+  const auto& b = cg.blkio_stats();
+  const std::pair<const char*, int> counts[] = {
+      {"memory stats", cg.memory_stats().stats_size()},
+      {"per-CPU usages", cg.cpu_stats().cpu_usage().percpu_usage_size()},
+      {"huge page sizes", cg.hugetlb_stats_size()},
+      {"network interfaces", s.network_stats_size()},
+      {"block I/O entries", b.io_service_bytes_recursive_size() + b.io_serviced_recursive_size() +
+                                b.io_queued_recursive_size() + b.io_service_time_recursive_size() +
+                                b.io_wait_time_recursive_size() + b.io_merged_recursive_size() +
+                                b.io_time_recursive_size() + b.sectors_recursive_size()},
+  };
+  for (const auto& [what, n] : counts) {
+    if (n > kMaxStatsEntries)
+      return makeError("agent StatsContainer: the reply has " + std::to_string(n) + " " + what +
+                           " (at most " + std::to_string(kMaxStatsEntries) + ")",
+                       EPROTO);
+  }
+  return okStatus();
+}
+
+}  // namespace
+
 Result<::grpc::StatsContainerResponse> containerStats(const RuntimeContext& ctx,
                                                       const std::string& id) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "get statistics of"));
   ::grpc::StatsContainerRequest req;
   req.set_container_id(id);
-  return agent.call("StatsContainer", &::grpc::AgentService::Stub::StatsContainer, req);
+  KATA_ASSIGN_OR_RETURN(
+      ::grpc::StatsContainerResponse stats,
+      agent.call("StatsContainer", &::grpc::AgentService::Stub::StatsContainer, req));
+  KATA_TRY(checkStatsSize(stats));
+  return stats;
 }
 
 namespace {
