@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -34,10 +35,10 @@ struct ChildFailure {
   int stage;  // index into kStageNames
   int err;    // errno
 };
-constexpr const char* kStageNames[] = {"exec",           "set up stdio",   "chdir",
-                                       "setsid",         "open /dev/null", "drop capability",
-                                       "install seccomp"};
-enum Stage { kExec = 0, kStdio, kChdir, kSetsid, kDevNull, kCapability, kSeccomp };
+constexpr const char* kStageNames[] = {
+    "exec",           "set up stdio",    "chdir",           "setsid",
+    "open /dev/null", "drop capability", "install seccomp", "enter network namespace"};
+enum Stage { kExec = 0, kStdio, kChdir, kSetsid, kDevNull, kCapability, kSeccomp, kNetns };
 
 // Everything the child needs, prepared before fork: between fork and exec a multithreaded
 // parent's child may only make async-signal-safe calls, so nothing there allocates.
@@ -51,6 +52,7 @@ struct Prepared {
   int maxTarget = 2;
   bool setsid = false;
   std::string cwd;
+  int netnsFd = -1;
   std::vector<int> dropBoundingCaps;
   std::string seccompBpf;
 };
@@ -95,7 +97,7 @@ Result<std::string> findProgram(const std::string& name,
 Result<Prepared> prepare(const SpawnOptions& o) {
   if (o.argv.empty()) return makeError("spawn: empty argv", EINVAL);
   Prepared p;
-  KATA_ASSIGN_OR_RETURN(p.program, findProgram(o.argv[0], o.env));
+  KATA_ASSIGN_OR_RETURN(p.program, findProgram(o.program.empty() ? o.argv[0] : o.program, o.env));
   p.argvStorage = o.argv;
   for (auto& a : p.argvStorage) p.argv.push_back(a.data());
   p.argv.push_back(nullptr);
@@ -124,6 +126,7 @@ Result<Prepared> prepare(const SpawnOptions& o) {
   std::sort(p.keep.begin(), p.keep.end());
   p.setsid = o.setsid;
   p.cwd = o.cwd;
+  p.netnsFd = o.netnsFd;
   p.dropBoundingCaps = o.dropBoundingCaps;
   p.seccompBpf = o.seccompBpf;
   return p;
@@ -163,6 +166,8 @@ void markCloexecRange(unsigned first, unsigned last) {
   }
 
   if (p.setsid && setsid() < 0) childFail(errFd, kSetsid);
+  // Before the descriptors are rearranged: the namespace fd need not be handed down.
+  if (p.netnsFd >= 0 && setns(p.netnsFd, CLONE_NEWNET) != 0) childFail(errFd, kNetns);
 
   // Two passes so that a source fd numbered like another mapping's target is not clobbered:
   // first copy every source above all targets, then dup2 each copy onto its target.

@@ -16,6 +16,9 @@ namespace kata {
 
 struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is the program; a name without '/' is looked up in PATH
+  /// When set, the program to exec instead of argv[0], which is then only the name the program
+  /// sees (OCI hooks: `path` and `args` as execv takes them; Docker's hook dispatches on it).
+  std::string program;
   std::optional<std::vector<std::string>> env;  // "K=V" entries; nullopt inherits the parent's
   int stdinFd = -1;                             // -1 => /dev/null
   int stdoutFd = -1;                            // -1 => /dev/null
@@ -25,6 +28,8 @@ struct SpawnOptions {
   std::vector<std::pair<int, int>> extraFds;
   bool setsid = false;  // new session (detaches from the controlling terminal)
   std::string cwd;      // empty = inherit
+  /// A network namespace (an open nsfs fd) the child enters before exec; -1 = the caller's.
+  int netnsFd = -1;
   /// For programs that serve an untrusted guest: capabilities removed from the bounding set
   /// (so that a root program never gets them), then a seccomp program (lib/seccomp_bpf.h)
   /// installed just before exec. Either failing fails the spawn.

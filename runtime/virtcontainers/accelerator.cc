@@ -103,8 +103,8 @@ AcceleratorProbe probeAccelerator(const std::string& cpuinfoPath, const std::str
 Result<std::string> chooseAccelerator(const std::string& configured, const AcceleratorProbe& p) {
   if (configured == "tcg") return std::string("tcg");
   if (configured == "kvm") {
-    if (!p.kvmUsable()) return makeError("accelerator \"kvm\" requested but KVM is unusable: " +
-                                         p.kvmError, ENODEV);
+    if (!p.kvmUsable())
+      return makeError("accelerator \"kvm\" requested but KVM is unusable: " + p.kvmError, ENODEV);
     return std::string("kvm");
   }
   if (configured == "auto" || configured.empty()) return std::string(p.kvmUsable() ? "kvm" : "tcg");

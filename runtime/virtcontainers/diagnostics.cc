@@ -145,18 +145,16 @@ Json::Value environmentReport(const config::Config& c, const std::string& runtim
 std::vector<HostCheck> hostChecks(const config::Config& c) {
   std::vector<HostCheck> out;
   const AcceleratorProbe p = probeAccelerator();
-  out.push_back({p.cpuHasVirtualization ? HostCheck::Pass : HostCheck::Warn,
-                 "CPU virtualisation",
-                 p.cpuHasVirtualization ? "CPU has " + p.cpuFlag
-                                        : "CPU advertises neither vmx nor svm"});
+  out.push_back(
+      {p.cpuHasVirtualization ? HostCheck::Pass : HostCheck::Warn, "CPU virtualisation",
+       p.cpuHasVirtualization ? "CPU has " + p.cpuFlag : "CPU advertises neither vmx nor svm"});
   out.push_back({p.kvmUsable() ? HostCheck::Pass : HostCheck::Warn, "KVM",
                  p.kvmUsable() ? "/dev/kvm can run guests" : "KVM unusable: " + p.kvmError});
   if (p.kvmUsable()) {
     const char* vendorModule = p.cpuFlag == "vmx" ? "kvm_intel" : "kvm_amd";
     for (const char* m : {"kvm", vendorModule})
       out.push_back({moduleLoaded(m) ? HostCheck::Pass : HostCheck::Fail,
-                     std::string("kernel module ") + m,
-                     moduleLoaded(m) ? "loaded" : "not loaded"});
+                     std::string("kernel module ") + m, moduleLoaded(m) ? "loaded" : "not loaded"});
   }
   for (const char* m : {"vhost", "vhost_net"})
     out.push_back({moduleLoaded(m) ? HostCheck::Pass : HostCheck::Warn,
@@ -168,13 +166,13 @@ std::vector<HostCheck> hostChecks(const config::Config& c) {
                                             : "no /dev/vhost-vsock: the agent is reached "
                                               "through kata-proxy over virtio-serial"});
   auto accel = chooseAccelerator(c.qemu.accelerator, p);
-  out.push_back({accel.ok() ? (*accel == "kvm" ? HostCheck::Pass : HostCheck::Warn)
-                            : HostCheck::Fail,
-                 "accelerator",
-                 accel.ok() ? (*accel == "kvm" ? "KVM will be used"
-                                               : "TCG (software emulation) will be used: "
-                                                 "containers work but VMs boot slower")
-                            : accel.error().message});
+  out.push_back(
+      {accel.ok() ? (*accel == "kvm" ? HostCheck::Pass : HostCheck::Warn) : HostCheck::Fail,
+       "accelerator",
+       accel.ok() ? (*accel == "kvm" ? "KVM will be used"
+                                     : "TCG (software emulation) will be used: "
+                                       "containers work but VMs boot slower")
+                  : accel.error().message});
   std::string qemuVersion = componentVersion(c.qemu.path, "--version");
   out.push_back({qemuVersion.empty() ? HostCheck::Fail : HostCheck::Pass, "QEMU",
                  qemuVersion.empty() ? c.qemu.path + " does not run" : qemuVersion});

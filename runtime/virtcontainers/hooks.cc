@@ -20,11 +20,12 @@ Status runHook(const Json::Value& hook, const std::string& stateJson, const std:
   if (!hook.isObject() || !hook["path"].isString())
     return makeError(what + ": hook without a path", EINVAL);
   SpawnOptions opts;
-  opts.argv.push_back(hook["path"].asString());
+  opts.program = hook["path"].asString();
   const Json::Value& args = hook["args"];
-  // args[0] is the hook's argv[0]; we exec `path` with the remaining arguments.
-  for (Json::ArrayIndex i = 1; args.isArray() && i < args.size(); i++)
+  // `args` is the hook's whole argv, as execv takes it (argv[0] included); none = the path.
+  for (Json::ArrayIndex i = 0; args.isArray() && i < args.size(); i++)
     opts.argv.push_back(args[i].asString());
+  if (opts.argv.empty()) opts.argv.push_back(opts.program);
   if (hook["env"].isArray()) {
     std::vector<std::string> env;
     for (const auto& e : hook["env"]) env.push_back(e.asString());
@@ -58,14 +59,16 @@ Status runHook(const Json::Value& hook, const std::string& stateJson, const std:
     KATA_ASSIGN_OR_RETURN(std::optional<int> code, child.tryWait());
     if (code) {
       if (*code != 0)
-        return makeError(what + " " + opts.argv[0] + " exited with status " + std::to_string(*code));
+        return makeError(what + " " + opts.program + " exited with status " +
+                         std::to_string(*code));
       return okStatus();
     }
     if (std::chrono::steady_clock::now() > deadline) {
       (void)child.signal(SIGKILL);
       (void)child.wait();
-      return makeError(what + " " + opts.argv[0] + " timed out after " + std::to_string(timeout) + "s",
-                       ETIMEDOUT);
+      return makeError(
+          what + " " + opts.program + " timed out after " + std::to_string(timeout) + "s",
+          ETIMEDOUT);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -83,6 +86,31 @@ Status runHooks(const Json::Value& hooks, const std::string& kind, const oci::St
   for (Json::ArrayIndex i = 0; i < list.size(); i++)
     KATA_TRY(runHook(list[i], stateJson, kind + " hook"));
   return okStatus();
+}
+
+Status runCreateHooks(const Json::Value& hooks, oci::State state, const std::string& netns) {
+  if (!hooks.isMember("prestart") && !hooks.isMember("createRuntime")) return okStatus();
+  // The parked process is `cat` reading a pipe that only we hold: it ends when we close it, or
+  // when this command dies, and never outlives the hooks.
+  ChildProcess parked;
+  UniqueFd release;
+  state.pid = getpid();
+  if (!netns.empty()) {
+    UniqueFd ns(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) return sysError("network namespace " + netns);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return sysError("pipe");
+    UniqueFd readEnd(fds[0]);
+    release.reset(fds[1]);
+    SpawnOptions opts;
+    opts.argv = {"cat"};
+    opts.stdinFd = readEnd.get();
+    opts.netnsFd = ns.get();
+    KATA_ASSIGN_OR_RETURN(parked, ChildProcess::spawn(opts));
+    state.pid = parked.pid();
+  }
+  KATA_TRY(runHooks(hooks, "prestart", state));
+  return runHooks(hooks, "createRuntime", state);
 }
 
 }  // namespace kata::vc

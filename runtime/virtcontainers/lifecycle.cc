@@ -209,6 +209,14 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
     opts.stdoutFd = 1;
     opts.stderrFd = 2;
   }
+  // The shim lives in the sandbox's network namespace: its pid is the container's for Docker
+  // (`--network container:ID` names /proc/<pid>/ns/net), as the container's init would be.
+  UniqueFd netns;
+  if (!sandbox.netns.empty()) {
+    netns.reset(::open(sandbox.netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) return sysError("network namespace " + sandbox.netns);
+    opts.netnsFd = netns.get();
+  }
   ShimHandle h;
   if (foreground) {
     KATA_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::spawn(opts));
@@ -346,6 +354,19 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   if (!spec.process->terminal && !req.consoleSocket.empty())
     return makeError("cannot use console socket if runc will not allocate tty", EINVAL);
 
+  const Json::Value hooks = oci::toJson(spec)["hooks"];
+  // The create hooks run once the sandbox's network namespace exists and before the runtime
+  // scans it (hooks.h): the guest gets what Docker's libnetwork put there when the VM boots.
+  auto runCreateHooks = [&](const Json::Value& h, const std::string& netns) -> Status {
+    oci::State st;
+    st.id = req.id;
+    st.status = "created";
+    st.bundle = bundle;
+    st.annotations = spec.annotations;
+    KATA_TRY(vc::runCreateHooks(h, st, netns));
+    crashPoint("create:hooks");
+    return okStatus();
+  };
   // Everything the undo steps refer to is declared before them, so that it outlives them.
   SandboxState sandbox;
   ContainerState c;
@@ -361,13 +382,16 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   if (role.member) {
     KATA_ASSIGN_OR_RETURN(sandbox, loadSandbox(sid));
     if (!sandboxAlive(sandbox)) return makeError("sandbox " + sid + " is not running", ESRCH);
+    KATA_TRY(runCreateHooks(hooks, sandbox.netns));
   } else {
     undo.add([&lock, &sid] { removeLockOfGoneSandbox(lock, sid); });
-    SandboxSpec ss{sid, spec.hostname, {}, ""};
-    if (spec.linux) {
-      for (const auto& ns : spec.linux->namespaces)
-        if (ns.type == "network") ss.netns = ns.path;
-    }
+    SandboxSpec ss;
+    ss.id = sid;
+    ss.hostname = spec.hostname;
+    // A network namespace without a path (Docker's, runc spec's): the sandbox makes its own.
+    ss.netns = specNetns(spec);
+    ss.newNetns = ss.netns.empty();
+    ss.beforeNetworkScan = [&](const std::string& ns) { return runCreateHooks(hooks, ns); };
     KATA_ASSIGN_OR_RETURN(sandbox, createSandbox(ctx.config, ss));
     undo.add([&sandbox] { (void)destroySandbox(sandbox); });
   }
@@ -391,7 +415,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   c.terminal = spec.process->terminal;
   c.created = log::timestamp();
   c.annotations = spec.annotations;
-  c.hooks = oci::toJson(spec)["hooks"];
+  c.hooks = hooks;
   undo.add([&, stateDir] {
     (void)unshareAll(sid, c.id, c.hostMounts);
     (void)removeAll(stateDir);
@@ -433,9 +457,6 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     if (!req.pidFile.empty()) unlink(req.pidFile.c_str());
   });
 
-  KATA_TRY(runHooks(c.hooks, "prestart", ociState(c, "created", shim.ref.pid)));
-  KATA_TRY(runHooks(c.hooks, "createRuntime", ociState(c, "created", shim.ref.pid)));
-  crashPoint("create:hooks");
   KATA_TRY(saveContainer(c));
   sandbox.containers.push_back(req.id);
   KATA_TRY(saveSandbox(sandbox));

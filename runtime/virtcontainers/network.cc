@@ -17,12 +17,14 @@
 #include <netlink/route/tc.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <string_view>
 
+#include "lib/fs_util.h"
 #include "lib/netlink.h"
 
 namespace kata::vc::net {
@@ -53,6 +55,13 @@ class NetnsScope {
       return sysError("enter network namespace " + path);
     return NetnsScope(std::move(self));
   }
+  /// Runs the calling thread in a new, empty network namespace.
+  static Result<NetnsScope> enterNew() {
+    UniqueFd self(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!self) return sysError("open /proc/thread-self/ns/net");
+    if (::unshare(CLONE_NEWNET) != 0) return sysError("create a network namespace");
+    return NetnsScope(std::move(self));
+  }
   NetnsScope(NetnsScope&& o) noexcept = default;
   NetnsScope& operator=(NetnsScope&&) = delete;
   ~NetnsScope() {
@@ -67,7 +76,7 @@ class NetnsScope {
 Result<UniqueFd> createTap(const std::string& name) {
   UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
   if (!fd) return sysError("open /dev/net/tun");
-  struct ifreq ifr{};
+  struct ifreq ifr {};
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   name.copy(ifr.ifr_name, IFNAMSIZ - 1);
   if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) return sysError("create tap " + name);
@@ -153,10 +162,10 @@ Status removeFrom(nl_sock* sk, nl_cache* links, const std::string& name, bool de
 // The runtime's own network namespace and init's are the host's: wiring their interfaces to a
 // VM would take the host's traffic away from it.
 Status refuseHostNamespace(const std::string& netnsPath) {
-  struct stat target{};
+  struct stat target {};
   if (::stat(netnsPath.c_str(), &target) != 0) return sysError("network namespace " + netnsPath);
   for (const char* host : {"/proc/self/ns/net", "/proc/1/ns/net"}) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(host, &st) == 0 && st.st_dev == target.st_dev && st.st_ino == target.st_ino) {
       return makeError("network namespace " + netnsPath +
                            " is the host's: its interfaces cannot be given to a VM",
@@ -244,6 +253,17 @@ Result<Attached> attach(const std::string& netnsPath) {
   KATA_ASSIGN_OR_RETURN(CachePtr links, nl::linkCache(sk.get()));
   KATA_ASSIGN_OR_RETURN(CachePtr addrs, nl::addrCache(sk.get()));
   KATA_ASSIGN_OR_RETURN(CachePtr routes, nl::routeCache(sk.get()));
+  // Another sandbox's taps: its VM already has these interfaces (docker --network container:X
+  // between two VMs). Two guests cannot share one.
+  for (nl_object* o = nl_cache_get_first(links.get()); o; o = nl_cache_get_next(o)) {
+    const char* name = rtnl_link_get_name(reinterpret_cast<rtnl_link*>(o));
+    if (name && std::string_view(name).ends_with(kTapSuffix)) {
+      return makeError("network namespace " + netnsPath +
+                           " already belongs to another sandbox's VM: containers share a "
+                           "network only inside one sandbox (a pod)",
+                       EBUSY);
+    }
+  }
   Attached a;
   a.network.endpoints = scanEndpoints(links.get(), addrs.get());
   if (a.network.endpoints.size() > kMaxEndpoints)
@@ -280,6 +300,35 @@ Result<Attached> attach(const std::string& netnsPath) {
     }
   }
   return a;
+}
+
+Status createNetns(const std::string& path) {
+  KATA_TRY(mkdirAll(path.substr(0, path.rfind('/')), 0755));
+  UniqueFd file(::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0444));
+  if (!file) return sysError("network namespace " + path);
+  file.reset();
+  Status st = [&]() -> Status {
+    KATA_ASSIGN_OR_RETURN(NetnsScope scope, NetnsScope::enterNew());
+    // Privileged: a bind mount of the namespace keeps it alive after this thread leaves it.
+    if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      return sysError("bind network namespace to " + path);
+    // Loopback up, as a runtime leaves it: Docker's DNS server listens on 127.0.0.11 there.
+    KATA_ASSIGN_OR_RETURN(SockPtr sk, nl::connectRoute());
+    KATA_ASSIGN_OR_RETURN(CachePtr links, nl::linkCache(sk.get()));
+    return setUp(sk.get(), links.get(), "lo", 0);
+  }();
+  if (!st.ok()) (void)removeNetns(path);
+  return st;
+}
+
+Status removeNetns(const std::string& path) {
+  // Privileged: drops the runtime's hold on the namespace (others may still hold it).
+  if (::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL &&
+      errno != ENOENT)
+    return sysError("unmount network namespace " + path);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return sysError("remove network namespace " + path);
+  return okStatus();
 }
 
 Status detach(const std::string& netnsPath, const std::vector<Endpoint>& endpoints) {

@@ -65,6 +65,15 @@ std::vector<Route> scanRoutes(nl_cache* routes, nl_cache* links,
 /// A netns without such interfaces gives no endpoints (the guest then has loopback only).
 Result<Attached> attach(const std::string& netnsPath);
 
+/// Makes a new network namespace, loopback up, kept alive by a bind mount at `path` (which
+/// must not exist): the sandbox's own, for a spec that asks for a network namespace without
+/// naming one (Docker's, runc's). Nothing is left on failure.
+Status createNetns(const std::string& path);
+
+/// Undoes createNetns: the bind mount and the file go (holders elsewhere keep the namespace).
+/// A path that is not there is not an error.
+Status removeNetns(const std::string& path);
+
 /// Removes what attach() added to the netns: the taps and the ingress qdiscs (with their
 /// filters) on the interfaces. A netns that is gone has nothing left to remove. Never stops
 /// half-way; returns the first error.

@@ -16,8 +16,7 @@ namespace {
 // /proc/<pid>/stat: "pid (comm) state ppid ..." where comm may hold spaces and parentheses, so
 // fields are counted from the last ')'.
 Result<std::string> statField(pid_t pid, int field) {
-  KATA_ASSIGN_OR_RETURN(std::string stat,
-                        readFile("/proc/" + std::to_string(pid) + "/stat", 4096));
+  KATA_ASSIGN_OR_RETURN(std::string stat, readFile("/proc/" + std::to_string(pid) + "/stat", 4096));
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return makeError("malformed /proc stat", EINVAL);
   int index = 2;  // the field after ')' is field 3 (state)

@@ -27,8 +27,8 @@ struct VmConfig {
   int maxVcpus = 1;
   int memoryMiB = 512;
   int memorySlots = 10;
-  int maxMemoryMiB = 0;  // 0: no memory hotplug headroom
-  std::string kernelParams;  // from the configuration, appended after ours
+  int maxMemoryMiB = 0;                // 0: no memory hotplug headroom
+  std::string kernelParams;            // from the configuration, appended after ours
   std::string guestConsole = "ttyS0";  // "ttyS0" (isa serial) or "hvc0" (virtconsole)
   std::string sharedFs = "virtio-9p";  // or "virtio-fs" (virtiofsd serves the shared dir)
   int msize9p = 8192;
@@ -49,7 +49,7 @@ struct VmConfig {
   bool debug = false;
   bool memPrealloc = false;
   bool hugepages = false;
-  std::string memFile;  // file_mem_backend: guest RAM in this file (or a new one in this dir)
+  std::string memFile;   // file_mem_backend: guest RAM in this file (or a new one in this dir)
   int tcgCacheMiB = 32;  // bounds QEMU's translation cache under TCG (default would be 1 GiB)
 };
 
@@ -60,7 +60,7 @@ struct VmPaths {
   std::string consoleSocket() const { return dir + "/console.sock"; }
   std::string consoleLog() const { return dir + "/console.log"; }  // written by kata-proxy
   std::string proxyLog() const { return dir + "/proxy.log"; }      // kata-proxy's stderr
-  std::string agentSocket() const { return dir + "/kata.sock"; }  // the agent.channel.0 port
+  std::string agentSocket() const { return dir + "/kata.sock"; }   // the agent.channel.0 port
   std::string pidFile() const { return dir + "/pid"; }
   std::string qemuLog() const { return dir + "/qemu.log"; }
   std::string virtiofsSocket() const { return dir + "/vhost-fs.sock"; }

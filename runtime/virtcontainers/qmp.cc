@@ -1,7 +1,5 @@
 #include "runtime/virtcontainers/qmp.h"
 
-#include "lib/state_file.h"
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,6 +8,8 @@
 
 #include <memory>
 #include <thread>
+
+#include "lib/state_file.h"
 
 namespace kata::vc {
 namespace {

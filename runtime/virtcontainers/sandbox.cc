@@ -150,8 +150,8 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   if (vm.initrdPath.empty() == vm.imagePath.empty())
     return makeError("configuration must set exactly one of hypervisor.qemu.initrd and image",
                      EINVAL);
-  for (const std::string* f : {&vm.qemuPath, &vm.kernelPath,
-                               vm.initrdPath.empty() ? &vm.imagePath : &vm.initrdPath}) {
+  for (const std::string* f :
+       {&vm.qemuPath, &vm.kernelPath, vm.initrdPath.empty() ? &vm.imagePath : &vm.initrdPath}) {
     if (access(f->c_str(), R_OK) != 0) return sysError("VM asset " + *f);
   }
   KATA_ASSIGN_OR_RETURN(vm.accelerator, chooseAccelerator(q.accelerator, probeAccelerator()));
@@ -195,7 +195,9 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   return req;
 }
 
-Result<AgentClient> agentOf(const SandboxState& sandbox) { return AgentClient::create(sandbox.agentUrl); }
+Result<AgentClient> agentOf(const SandboxState& sandbox) {
+  return AgentClient::create(sandbox.agentUrl);
+}
 
 bool sandboxAlive(const SandboxState& sandbox) { return sandbox.qemu.alive(); }
 
@@ -204,7 +206,8 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   const std::string sid = spec.id;
   const std::string sbsDir = StorePaths::sandboxDir(sid);
   VmPaths paths{StorePaths::vmDir(sid)};
-  if (access(sbsDir.c_str(), F_OK) == 0) return makeError("sandbox " + sid + " already exists", EEXIST);
+  if (access(sbsDir.c_str(), F_OK) == 0)
+    return makeError("sandbox " + sid + " already exists", EEXIST);
 
   Rollback undo;
   undo.add([sbsDir] { (void)removeAll(sbsDir); });
@@ -234,14 +237,25 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
     crashPoint("create:virtiofsd");
   }
 
+  std::string netns = spec.netns;
+  if (spec.newNetns) {
+    netns = StorePaths::netnsFile(sid);
+    undo.add([netns] { (void)net::removeNetns(netns); });
+    KATA_TRY(net::createNetns(netns));
+    s.netns = netns;
+    KATA_TRY(saveSandbox(s));
+    crashPoint("create:netns");
+  }
+  if (spec.beforeNetworkScan) KATA_TRY(spec.beforeNetworkScan(netns));
+
   std::vector<UniqueFd> taps;
   net::SandboxNetwork network;
-  if (!spec.netns.empty() && config.runtime.internetworking_model == "tcfilter") {
-    KATA_ASSIGN_OR_RETURN(net::Attached attached, net::attach(spec.netns));
+  if (!netns.empty() && config.runtime.internetworking_model == "tcfilter") {
+    KATA_ASSIGN_OR_RETURN(net::Attached attached, net::attach(netns));
     network = std::move(attached.network);
     taps = std::move(attached.taps);
-    undo.add([ns = spec.netns, eps = network.endpoints] { (void)net::detach(ns, eps); });
-    s.netns = spec.netns;
+    undo.add([netns, eps = network.endpoints] { (void)net::detach(netns, eps); });
+    s.netns = netns;
     for (const auto& e : network.endpoints) {
       s.netInterfaces.push_back(e.name);
       s.netTaps.push_back(e.tap);
@@ -281,11 +295,12 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   auto ready = agent.waitReady(config.agent.dial_timeout * 1000);
   if (!ready.ok()) {
     std::string why = ready.error().message;
-    if (!s.qemu.alive()) why = "the VM exited";
+    if (!s.qemu.alive())
+      why = "the VM exited";
     else if (!s.proxy.alive())
       why = "kata-proxy exited: " + oneLine(tailOfFile(paths.proxyLog(), 3));
-    return makeError("sandbox " + sid + ": " + why + "; guest console: " +
-                     oneLine(tailOfFile(paths.consoleLog(), 8)));
+    return makeError("sandbox " + sid + ": " + why +
+                     "; guest console: " + oneLine(tailOfFile(paths.consoleLog(), 8)));
   }
 
   auto req = createSandboxRequest(config, vm, spec);
@@ -318,6 +333,9 @@ Status destroySandbox(const SandboxState& s) {
       endpoints.push_back({s.netInterfaces[i], "", 0, s.netTaps[i], {}});
     keep(net::detach(s.netns, endpoints));
   }
+  // The namespace the sandbox made for itself (by name: also after a create killed before
+  // it recorded it).
+  keep(net::removeNetns(StorePaths::netnsFile(s.id)));
   crashPoint("delete:qemu");
   keep(s.proxy.terminate(1000));
   keep(s.virtiofsd.terminate(1000));  // normally gone already: it exits when QEMU disconnects

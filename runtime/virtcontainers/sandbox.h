@@ -2,6 +2,7 @@
 // the agent's sandbox-wide state. Containers join a sandbox; the last one out destroys it.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "lib/config.h"
@@ -18,6 +19,12 @@ struct SandboxSpec {
   std::vector<std::string> dns;  // nameserver lines for the guest's /etc/resolv.conf
   // The spec's network namespace (a path), whose interfaces the guest gets; "" for none.
   std::string netns;
+  // The spec asks for a new network namespace: the sandbox makes its own, kept at
+  // StorePaths::netnsFile(id) and removed with the sandbox.
+  bool newNetns = false;
+  // Runs once the network namespace exists, before its interfaces are scanned (the spec's
+  // create hooks: Docker's libnetwork moves the container's veth in from there).
+  std::function<Status(const std::string& netns)> beforeNetworkScan;
 };
 
 /// Resolves the VM parameters from the configuration and the host (accelerator, memory).

@@ -1,5 +1,6 @@
 #include "runtime/virtcontainers/spec_convert.h"
 
+#include <string_view>
 #include <utility>
 
 #include "lib/log.h"
@@ -18,6 +19,13 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
   t.set_minor(d.minor);
   t.set_rate(d.rate);
   return t;
+}
+
+bool hasNamespace(const oci::Spec& s, std::string_view type) {
+  if (!s.linux) return false;
+  for (const auto& ns : s.linux->namespaces)
+    if (ns.type == type) return true;
+  return false;
 }
 
 }  // namespace
@@ -48,7 +56,26 @@ Status checkGuestCanHonour(const oci::Spec& s) {
                        EINVAL);
     }
   }
-  if (!s.linux) return okStatus();
+  // Without these namespaces the container would share the host's; the VM has its own kernel
+  // and cannot. Docker leaves them out for its "host" modes.
+  const std::pair<const char*, const char*> hostModes[] = {
+      {"network", "network"}, {"pid", "pid"}, {"ipc", "ipc"}};
+  for (const auto& [type, option] : hostModes) {
+    if (!hasNamespace(s, type)) {
+      // A rootless spec (runc spec --rootless) shares the host's network because an
+      // unprivileged runc cannot configure another; the guest gives it loopback only.
+      if (std::string_view(type) == "network" && hasNamespace(s, "user")) {
+        log::warn(
+            "linux.namespaces: no network namespace in a user namespace (a rootless "
+            "spec): the container gets the guest's loopback only, not the host's network");
+        continue;
+      }
+      return makeError(std::string("linux.namespaces: no ") + type +
+                           " namespace: the host's cannot be shared with a VM (docker --" + option +
+                           " host)",
+                       EINVAL);
+    }
+  }
   const oci::Linux& l = *s.linux;
   if (!l.mountLabel.empty())
     log::warn("linux.mountLabel is ignored: the guest kernel has no SELinux");
@@ -271,6 +298,13 @@ void constrainForGuest(::grpc::Spec& spec, const std::string& containerId) {
   // Guest cgroups live under /kata; systemd-style "slice:prefix:name" paths mean nothing there.
   if (l->cgroupspath().find(':') != std::string::npos || l->cgroupspath().empty())
     l->set_cgroupspath("/kata/" + containerId);
+}
+
+std::string specNetns(const oci::Spec& spec) {
+  if (!spec.linux) return "";
+  for (const auto& ns : spec.linux->namespaces)
+    if (ns.type == "network") return ns.path;
+  return "";
 }
 
 bool sharesSandboxPidNamespace(const oci::Spec& spec) {

@@ -27,6 +27,10 @@ Status checkGuestCanHonour(const oci::Process& process);
 /// hypervisor), and a cgroups path under /kata/<cid> unless the spec gives a plain one.
 void constrainForGuest(::grpc::Spec& spec, const std::string& containerId);
 
+/// The path of the spec's network namespace; "" when the spec asks for a new one (the
+/// sandbox then makes its own). checkGuestCanHonour refuses a spec without one.
+std::string specNetns(const oci::Spec& spec);
+
 /// CreateContainerRequest.sandbox_pidns: the spec joins an existing pid namespace (a path),
 /// which in a VM can only be the sandbox's.
 bool sharesSandboxPidNamespace(const oci::Spec& spec);

@@ -30,6 +30,7 @@ struct StorePaths {
   static std::string sharedDir(const std::string& sid) {
     return runDir() + "/kata-containers/shared/sandboxes/" + sid;
   }
+  static std::string netnsFile(const std::string& sid) { return runDir() + "/vc/netns/" + sid; }
   static std::string locksDir() { return runDir() + "/vc/locks"; }
   static std::string lockFile(const std::string& sid) { return locksDir() + "/" + sid + ".lock"; }
   static std::string proxySocket(const std::string& sid) { return sandboxDir(sid) + "/proxy.sock"; }

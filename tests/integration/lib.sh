@@ -123,6 +123,7 @@ expect_no_residue() {
   [ -e "/run/vc/sbs/$sid" ] && what="$what /run/vc/sbs/$sid"
   [ -e "/run/vc/locks/$sid.lock" ] && what="$what /run/vc/locks/$sid.lock"
   [ -e "/run/vc/vm/$sid" ] && what="$what /run/vc/vm/$sid"
+  [ -e "/run/vc/netns/$sid" ] && what="$what /run/vc/netns/$sid"
   [ -e "/run/kata-containers/shared/sandboxes/$sid" ] && what="$what shared-dir"
   [ -e "$TEST_ROOT/state/$sid.json" ] && what="$what index"
   if [ -n "$what" ]; then

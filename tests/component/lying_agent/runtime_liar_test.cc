@@ -489,7 +489,8 @@ TEST(RuntimeLiar, FailedCreateLeavesNothing) {
     "annotations": {"io.kubernetes.cri.container-type": "container",
                     "io.kubernetes.cri.sandbox-id": ")" +
                            s.id() + R"("},
-    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}})";
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
+                            {"type": "mount"}]}})";
   CHECK(kata::writeFileAtomic(bundle + "/config.json", spec, 0600).ok());
   const std::vector<std::pair<std::string, Answer>> lies = {
       {"connection to the agent lost", Answer::cut()},

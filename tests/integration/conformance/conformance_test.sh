@@ -9,6 +9,7 @@ KATA_BUILD=$(cd "$1" && pwd)
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
+. "$HERE/../docker_lib.sh"
 require_assets
 TAG=oci-conf-$$
 CGROUP_PARENT=/$TAG
@@ -38,15 +39,9 @@ gen_tool_specs() {
   ctr oci spec > "$CORPUS/ctr.json" || return 1
 }
 
-# A private dockerd (its own data and exec roots, socket and pid file; no bridge, no iptables)
-# with a "capture" runtime: a script that keeps the bundle's config.json, then runs runc.
-DOCKERD_PID=""
-DOCKER_CREATED_RUN_DIRS=""
-start_dockerd() {
-  local d
-  for d in /run/containerd /run/docker; do
-    [ -e "$d" ] || DOCKER_CREATED_RUN_DIRS="$DOCKER_CREATED_RUN_DIRS $d"
-  done
+# A private dockerd (docker_lib.sh; no bridge, no iptables) with a "capture" runtime: a script
+# that keeps the bundle's config.json, then runs runc.
+write_capture_runtime() {
   mkdir -p "$DOCKER_DIR"
   cat > "$DOCKER_DIR/capture-runtime" <<SH
 #!/bin/sh
@@ -58,50 +53,13 @@ done
 exec runc "\$@"
 SH
   chmod +x "$DOCKER_DIR/capture-runtime"
-  dockerd --data-root "$DOCKER_DIR/data" --exec-root "$DOCKER_DIR/exec" \
-    --pidfile "$DOCKER_DIR/dockerd.pid" -H "unix://$DOCKER_DIR/docker.sock" \
-    --bridge none --iptables=false --ip6tables=false --ip-masq=false \
-    --cgroup-parent "$CGROUP_PARENT" \
-    --add-runtime "capture=$DOCKER_DIR/capture-runtime" >"$DOCKER_DIR/dockerd.log" 2>&1 &
-  DOCKERD_PID=$!
-  local tries=150
-  while [ $tries -gt 0 ]; do
-    docker_cli version >/dev/null 2>&1 && return 0
-    kill -0 "$DOCKERD_PID" 2>/dev/null || break
-    sleep 0.2
-    tries=$((tries - 1))
-  done
-  echo "dockerd did not start: $(tail -n 5 "$DOCKER_DIR/dockerd.log")" >&2
-  return 1
 }
-
-# Debian's docker.io client, whatever else is first on PATH.
-docker_cli() { /usr/bin/docker -H "unix://$DOCKER_DIR/docker.sock" "$@"; }
-
-stop_dockerd() {
-  [ -n "$DOCKERD_PID" ] || return 0
-  kill -TERM "$DOCKERD_PID" 2>/dev/null
-  local tries=150
-  while [ $tries -gt 0 ] && kill -0 "$DOCKERD_PID" 2>/dev/null; do
-    sleep 0.2
-    tries=$((tries - 1))
-  done
-  kill -KILL "$DOCKERD_PID" 2>/dev/null
-  wait "$DOCKERD_PID" 2>/dev/null
-  DOCKERD_PID=""
-  grep -q " $DOCKER_DIR/" /proc/self/mountinfo && umount -R "$DOCKER_DIR/data" 2>/dev/null
-  local d
-  for d in $DOCKER_CREATED_RUN_DIRS; do
-    rmdir "$d"/* "$d" 2>/dev/null
-  done
-  rm -rf "$DOCKER_DIR/data" "$DOCKER_DIR/exec"
-}
+DOCKER_EXTRA_RUNTIMES="capture=$DOCKER_DIR/capture-runtime"
 
 gen_docker_spec() {
+  write_capture_runtime
   start_dockerd || return 1
-  local img=$TEST_ROOT/img
-  make_rootfs "$img"
-  tar -C "$img" -c . | docker_cli import - "$TAG:busybox" >/dev/null || return 1
+  import_busybox "$TAG:busybox" || return 1
   docker_cli run --runtime capture --network none --name "$TAG" "$TAG:busybox" true ||
     return 1
   cp "$DOCKER_DIR/captured.json" "$CORPUS/docker.json" || return 1

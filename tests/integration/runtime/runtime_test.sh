@@ -82,7 +82,11 @@ import json, sys
 path, out, failing = sys.argv[1:4]
 spec = json.load(open(path))
 def hook(kind):
-    script = f'cat > {out}/{kind}.json; echo {kind} >> {out}/order'
+    # The state's pid names the sandbox's network namespace (Docker's libnetwork moves the
+    # container's veth into /proc/<pid>/ns/net): record which namespace that is.
+    script = (f'cat > {out}/{kind}.json; echo {kind} >> {out}/order; '
+              f'pid=$(sed -n "s/.*\\"pid\\":\\([0-9]*\\).*/\\1/p" {out}/{kind}.json); '
+              f'readlink /proc/$pid/ns/net > {out}/{kind}.netns 2>/dev/null; true')
     if kind == failing:
         script += '; echo "hook refuses" >&2; exit 3'
     return [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 30}]
@@ -112,7 +116,11 @@ test_lifecycle() {
   expect_eq "hooks run at create" "prestart createRuntime" "$(echo $(cat "$TEST_ROOT/hooks/order"))" || return
   out=$(cat "$TEST_ROOT/hooks/prestart.json")
   expect_contains "prestart state id" '"id":"life"' "$out" || return
-  expect_contains "prestart state pid" "\"pid\":$pid" "$out" || return
+  # The pid is a process in the sandbox's network namespace, the one the shim runs in.
+  expect_eq "prestart state pid's network namespace" "$(readlink "/proc/$pid/ns/net")" \
+    "$(cat "$TEST_ROOT/hooks/prestart.netns")" || return
+  [ "$(readlink /proc/self/ns/net)" != "$(cat "$TEST_ROOT/hooks/prestart.netns")" ] ||
+    { fail "the hooks saw the host's network namespace as the container's"; return; }
   expect_contains "prestart state bundle" "\"bundle\":\"$B/life\"" "$out" || return
   out=$(rt state life)
   expect_contains "state pid" "\"pid\" : $pid" "$out" || return

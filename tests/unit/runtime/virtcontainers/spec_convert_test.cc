@@ -74,7 +74,10 @@ TEST(GuestSpec, CreateSandboxRequestIsUpstreams) {
   VmConfig vm;
   vm.sharedFs = "virtio-9p";
   vm.msize9p = 8192;
-  SandboxSpec spec{"sb1", "host1", {"nameserver 10.0.0.1"}, ""};
+  SandboxSpec spec;
+  spec.id = "sb1";
+  spec.hostname = "host1";
+  spec.dns = {"nameserver 10.0.0.1"};
   auto req = createSandboxRequest(config, vm, spec);
   STRCMP_EQUAL("sb1", req.sandbox_id().c_str());
   STRCMP_EQUAL("host1", req.hostname().c_str());
@@ -138,9 +141,19 @@ TEST(SpecConvert, UmaskSeccompErrnoAndFlagsAndPersonalityReachTheAgent) {
 TEST(SpecConvert, FieldsTheGuestCannotHonourAreRefusedByName) {
   const char* base = R"({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
                          "process": {"args": ["sh"], "cwd": "/"%s}%s})";
-  auto check = [&](const char* process, const char* rest, const char* field) {
+  // Every spec has the namespaces a VM needs unless `namespaces` says otherwise.
+  const std::string all =
+      R"("namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}])";
+  auto check = [&](const char* process, const char* rest, const char* field,
+                   const std::string& namespaces = "") {
+    const std::string ns = namespaces.empty() ? all : namespaces;
+    std::string r = rest;
+    if (size_t at = r.find(R"("linux": {)"); at != std::string::npos)
+      r.insert(at + 10, ns + ", ");
+    else
+      r += R"(, "linux": {)" + ns + "}";
     char json[1024];
-    std::snprintf(json, sizeof json, base, process, rest);
+    std::snprintf(json, sizeof json, base, process, r.c_str());
     auto spec = oci::parseSpec(json);
     CHECK_TEXT(spec.ok(), json);
     auto s = vc::checkGuestCanHonour(*spec);
@@ -164,4 +177,14 @@ TEST(SpecConvert, FieldsTheGuestCannotHonourAreRefusedByName) {
   check("", R"(, "hooks": {"startContainer": [{"path": "/bin/true"}]})", "hooks.startContainer");
   check("", R"(, "hooks": {"prestart": [{"path": "/bin/true"}]})", nullptr);  // run on the host
   check("", R"(, "linux": {"resources": {"memory": {"kernel": 1048576}}})", nullptr);
+  // The host's namespaces (Docker's --network/--pid/--ipc host) cannot be given to a VM.
+  check("", "", "linux.namespaces: no network namespace",
+        R"("namespaces": [{"type": "pid"}, {"type": "ipc"}])");
+  // ... except a rootless spec's: an unprivileged runc shares the host's network only because it
+  // cannot make another; the guest gives it loopback.
+  check("", "", nullptr, R"("namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "user"}])");
+  check("", "", "linux.namespaces: no pid namespace",
+        R"("namespaces": [{"type": "network"}, {"type": "ipc"}])");
+  check("", "", "linux.namespaces: no ipc namespace",
+        R"("namespaces": [{"type": "pid"}, {"type": "network", "path": "/var/run/netns/x"}])");
 }
