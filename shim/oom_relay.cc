@@ -25,25 +25,9 @@ constexpr int64_t kHeadroom = 4 << 20;       // above the usage: the limit while
 constexpr int kMaxAllocMiB = 256;            // the child stops there if no OOM comes
 constexpr auto kOomWait = std::chrono::seconds(2);
 
-Status writeValue(const std::string& path, const std::string& value) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
-  if (!fd) return sysError("open " + path);
-  if (::write(fd.get(), value.data(), value.size()) != ssize_t(value.size()))
-    return sysError("write \"" + value + "\" to " + path);
-  return okStatus();
-}
-
-std::string readTrimmed(const std::string& path) {
-  auto t = readFile(path, 4096);
-  if (!t.ok()) return "";
-  std::string s = *t;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // A "key value" line of memory.oom_control; -1 when missing.
 int oomControl(const std::string& dir, const std::string& key) {
-  std::istringstream in(readTrimmed(dir + "/memory.oom_control"));
+  std::istringstream in(readControlFile(dir + "/memory.oom_control"));
   std::string k;
   int64_t v;
   while (in >> k >> v)
@@ -145,32 +129,32 @@ int notifyOomHelper(const std::string& dir) {
     }
   };
   // The helper must not wait in the OOM it causes: it moves to the parent cgroup.
-  if (auto st = writeValue(parent + "/cgroup.procs", std::to_string(getpid())); !st.ok()) {
+  if (auto st = writeControlFile(parent + "/cgroup.procs", std::to_string(getpid())); !st.ok()) {
     stopChild();
     return fail(st.error().str());
   }
   const int oldDisable = oomControl(dir, "oom_kill_disable");
-  const std::string oldLimit = readTrimmed(dir + "/memory.limit_in_bytes");
-  const std::string oldSwappiness = readTrimmed(dir + "/memory.swappiness");
+  const std::string oldLimit = readControlFile(dir + "/memory.limit_in_bytes");
+  const std::string oldSwappiness = readControlFile(dir + "/memory.swappiness");
   if (oldDisable < 0 || oldLimit.empty()) {
     stopChild();
     return fail("cannot read " + dir + "/memory.oom_control or memory.limit_in_bytes");
   }
   auto restore = [&] {
-    (void)writeValue(dir + "/memory.limit_in_bytes", oldLimit);
-    if (!oldSwappiness.empty()) (void)writeValue(dir + "/memory.swappiness", oldSwappiness);
-    (void)writeValue(dir + "/memory.oom_control", std::to_string(oldDisable));
+    (void)writeControlFile(dir + "/memory.limit_in_bytes", oldLimit);
+    if (!oldSwappiness.empty()) (void)writeControlFile(dir + "/memory.swappiness", oldSwappiness);
+    (void)writeControlFile(dir + "/memory.oom_control", std::to_string(oldDisable));
   };
   // Nobody is killed while the limit is low: whoever allocates waits.
-  Status st = writeValue(dir + "/memory.oom_control", "1");
-  if (st.ok() && !oldSwappiness.empty()) (void)writeValue(dir + "/memory.swappiness", "0");
+  Status st = writeControlFile(dir + "/memory.oom_control", "1");
+  if (st.ok() && !oldSwappiness.empty()) (void)writeControlFile(dir + "/memory.swappiness", "0");
   bool lowered = false;
   for (int tries = 0; st.ok() && tries < 5 && !lowered; tries++) {
-    auto usage = parseInt<int64_t>(readTrimmed(dir + "/memory.usage_in_bytes"), "usage");
+    auto usage = parseInt<int64_t>(readControlFile(dir + "/memory.usage_in_bytes"), "usage");
     if (!usage.ok()) break;
     int64_t limit = (*usage + kHeadroom + 4095) & ~int64_t(4095);
     // EBUSY: the usage grew past it meanwhile; read it again.
-    lowered = writeValue(dir + "/memory.limit_in_bytes", std::to_string(limit)).ok();
+    lowered = writeControlFile(dir + "/memory.limit_in_bytes", std::to_string(limit)).ok();
   }
   if (!st.ok() || !lowered) {
     stopChild();

@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "lib/fs_util.h"
-#include "lib/unique_fd.h"
 
 namespace kata::vc {
 namespace {
@@ -50,22 +49,6 @@ Result<std::string> expandSlice(const std::string& slice, const std::string& wha
     path += "/" + prefix + suffix;
   }
   return path;
-}
-
-Status writeValue(const std::string& path, const std::string& value) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
-  if (!fd) return sysError("open " + path);
-  if (::write(fd.get(), value.data(), value.size()) != ssize_t(value.size()))
-    return sysError("write \"" + value + "\" to " + path);
-  return okStatus();
-}
-
-std::string readTrimmed(const std::string& path) {
-  auto text = readFile(path, 1 << 16);
-  if (!text.ok()) return "";
-  std::string s = *text;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
@@ -109,13 +92,13 @@ Status applyIn(bool unified, const std::string& dir, const oci::Resources& r) {
   for (const auto& [file, value] : cpuFiles(unified, r)) {
     const std::string p = dir + "/" + file;
     if (!exists(p)) continue;
-    KATA_TRY_CTX(writeValue(p, value), "host cgroup");
+    KATA_TRY_CTX(writeControlFile(p, value), "host cgroup");
   }
   return okStatus();
 }
 
 Status moveSelf(const std::string& dir) {
-  return writeValue(dir + "/cgroup.procs", std::to_string(getpid()));
+  return writeControlFile(dir + "/cgroup.procs", std::to_string(getpid()));
 }
 
 }  // namespace
@@ -180,14 +163,14 @@ Status createHostCgroup(const CgroupHierarchies& h, const std::string& path,
         // The leaf's controllers must be enabled in each parent (best effort: a controller
         // the parent itself lacks is not offered).
         for (const char* ctl : {"+cpu", "+cpuset", "+memory", "+pids", "+io"})
-          (void)writeValue(parent + "/cgroup.subtree_control", ctl);
+          (void)writeControlFile(parent + "/cgroup.subtree_control", ctl);
         continue;
       }
       // v1 cpuset: a new level starts with no CPUs and refuses tasks until it has some.
       for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
         const std::string mine = dir + "/" + f;
-        if (exists(mine) && readTrimmed(mine).empty())
-          KATA_TRY_CTX(writeValue(mine, readTrimmed(parent + "/" + f)), "host cgroup");
+        if (exists(mine) && readControlFile(mine).empty())
+          KATA_TRY_CTX(writeControlFile(mine, readControlFile(parent + "/" + f)), "host cgroup");
       }
     }
     if (r) KATA_TRY(applyIn(h.unified, dir, *r));
