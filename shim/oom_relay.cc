@@ -21,8 +21,8 @@
 namespace kata::shim {
 namespace {
 
-constexpr int64_t kHeadroom = 4 << 20;       // above the usage: the limit while relaying
-constexpr int kMaxAllocMiB = 256;            // the child stops there if no OOM comes
+constexpr int64_t kHeadroom = 4 << 20;  // above the usage: the limit while relaying
+constexpr int kMaxAllocMiB = 256;       // the child stops there if no OOM comes
 constexpr auto kOomWait = std::chrono::seconds(2);
 
 // A "key value" line of memory.oom_control; -1 when missing.

@@ -22,8 +22,8 @@ using Clock = std::chrono::steady_clock;
 using Stub = ::grpc::AgentService::Stub;
 
 constexpr auto kFirstBackoff = 50ms;
-constexpr auto kOomGrace = 300ms;        // for an OOM event to arrive after a SIGKILL exit
-constexpr auto kOomRelayMax = 5000ms;    // for its relay to finish
+constexpr auto kOomGrace = 300ms;      // for an OOM event to arrive after a SIGKILL exit
+constexpr auto kOomRelayMax = 5000ms;  // for its relay to finish
 constexpr size_t kMaxFatalBytes = 1024;
 constexpr auto kMaxBackoff = 1000ms;
 

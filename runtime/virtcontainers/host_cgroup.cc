@@ -36,8 +36,8 @@ Result<std::string> cleanComponents(const std::string& p, const std::string& wha
 // "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice", as systemd nests slices.
 Result<std::string> expandSlice(const std::string& slice, const std::string& what) {
   const std::string suffix = ".slice";
-  if (slice.size() <= suffix.size() || slice.compare(slice.size() - suffix.size(), suffix.size(),
-                                                     suffix) != 0 ||
+  if (slice.size() <= suffix.size() ||
+      slice.compare(slice.size() - suffix.size(), suffix.size(), suffix) != 0 ||
       slice.find('/') != std::string::npos)
     return makeError(what + ": \"" + slice + "\" is not a systemd slice name", EINVAL);
   const std::string base = slice.substr(0, slice.size() - suffix.size());
@@ -116,7 +116,8 @@ Result<std::string> hostCgroupPath(const std::string& cgroupsPath) {
   if (parts.size() != 3)
     return makeError(what + ": expected \"slice:prefix:name\" (systemd) or a path", EINVAL);
   const std::string& name = parts[2];
-  if (name.empty() || name.find('/') != std::string::npos || parts[1].find('/') != std::string::npos)
+  if (name.empty() || name.find('/') != std::string::npos ||
+      parts[1].find('/') != std::string::npos)
     return makeError(what + ": bad systemd unit name", EINVAL);
   KATA_ASSIGN_OR_RETURN(std::string slice,
                         expandSlice(parts[0].empty() ? "system.slice" : parts[0], what));

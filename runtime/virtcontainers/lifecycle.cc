@@ -738,8 +738,8 @@ Status checkFitsVm(const SandboxState& s, const oci::Resources& r) {
   if (r.cpu && r.cpu->quota.value_or(0) > 0 && r.cpu->period.value_or(0) > 0 && s.vcpus > 0) {
     uint64_t n = (uint64_t(*r.cpu->quota) + *r.cpu->period - 1) / *r.cpu->period;
     if (n > uint64_t(s.vcpus))
-      return makeError("update: a CPU limit of " + std::to_string(n) + " CPUs is more than the VM's " +
-                           std::to_string(s.vcpus) +
+      return makeError("update: a CPU limit of " + std::to_string(n) +
+                           " CPUs is more than the VM's " + std::to_string(s.vcpus) +
                            " vCPUs, and it cannot grow (no vCPU hotplug); nothing changed",
                        EINVAL);
   }

@@ -136,7 +136,8 @@ void sizeVm(VmConfig& vm, const oci::Resources& r) {
   const auto& c = *r.cpu;
   if (c.quota.value_or(0) > 0 && c.period.value_or(0) > 0)
     n = int((uint64_t(*c.quota) + *c.period - 1) / *c.period);
-  if (int set = c.cpus.empty() ? 0 : cpusetCount(c.cpus); set > 0) n = n > 0 ? std::min(n, set) : set;
+  if (int set = c.cpus.empty() ? 0 : cpusetCount(c.cpus); set > 0)
+    n = n > 0 ? std::min(n, set) : set;
   if (n > 0) vm.vcpus = std::min(n, std::max(vm.maxVcpus, 1));
 }
 

@@ -40,7 +40,7 @@ struct FakeAgentState {
   bool stdoutEof = false, stderrEof = false;
   int readErrorsToReturn = 0;  // the next N ReadStdout calls fail (FAILED_PRECONDITION)
   std::optional<int> exitStatus;
-  std::deque<std::string> oomEvents;  // container ids GetOOMEvent answers, in order
+  std::deque<std::string> oomEvents;          // container ids GetOOMEvent answers, in order
   std::optional<::grpc::Status> waitFailure;  // WaitProcess answers this instead of waiting
   bool goingAway = false;                     // the server is shutting down: blocked calls return
   EofStyle eofStyle = EofStyle::UnknownEof;

@@ -8,8 +8,8 @@ using kata::shim::ownMemoryCgroup;
 TEST_GROUP(OomRelay){};
 
 TEST(OomRelay, FindsTheV1MemoryCgroupAndRefusesTheRootAndV2) {
-  auto dir = ownMemoryCgroup("9:name=systemd:/\n4:memory:/kt/abc\n2:cpu,cpuacct:/kt/abc\n0::/\n",
-                             "/mem");
+  auto dir =
+      ownMemoryCgroup("9:name=systemd:/\n4:memory:/kt/abc\n2:cpu,cpuacct:/kt/abc\n0::/\n", "/mem");
   CHECK_TRUE(dir.ok());
   STRCMP_EQUAL("/mem/kt/abc", dir->c_str());
   auto shared = ownMemoryCgroup("3:cpu,memory:/x\n", "/m");
