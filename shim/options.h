@@ -22,6 +22,7 @@ struct Options {
   bool trace = false;           // -trace (accepted; tracing is not implemented)
   bool proxyExitCode = true;    // -proxy-exit-code: exit with the process's status, else 0
   bool debug = false;           // -debug: same as -log debug
+  bool oomRelay = false;        // -oom-relay: relay the container's guest OOMs (oom_relay.h)
 };
 
 enum class Action { Run, Help, Version };

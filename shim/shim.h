@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -59,6 +60,10 @@ struct ShimConfig {
   /// Signals to read from a signalfd and forward; they must be blocked in every thread
   /// (see blockForwardedSignals()). nullopt: no signal thread.
   std::optional<sigset_t> forwardedSignals;
+  /// Set (init process only): the shim asks the agent for its container's OOM events
+  /// (GetOOMEvent) and calls this for each (shim/oom_relay.h). An exit by SIGKILL waits
+  /// briefly for an OOM event that is under way, so that it is reported before the exit.
+  std::function<Status()> relayOom;
 };
 
 class Shim {
@@ -99,6 +104,7 @@ class Shim {
   void stdinLoop();
   void waitLoop();
   void signalLoop(UniqueFd signalFd);
+  void oomLoop();
 
   void setFatal(std::string message);
   bool stopping() const;
@@ -116,6 +122,8 @@ class Shim {
   bool ran_ = false;
   std::optional<int> exitStatus_;
   int openOutputs_ = 0;
+  bool oomRelaying_ = false;  // an OOM event arrived and its relay runs
+  bool oomRelayed_ = false;
   std::string fatal_;
   std::set<::grpc::ClientContext*> inFlight_;
   std::vector<std::thread> threads_;

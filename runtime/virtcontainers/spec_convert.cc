@@ -155,8 +155,8 @@ Status checkGuestCanHonour(const oci::Spec& s) {
     c->set_period(r.cpu->period.value_or(0));
     c->set_realtimeruntime(r.cpu->realtimeRuntime.value_or(0));
     c->set_realtimeperiod(r.cpu->realtimePeriod.value_or(0));
-    c->set_cpus(r.cpu->cpus);
-    c->set_mems(r.cpu->mems);
+    // Not the cpuset: it names host CPUs. The VM has as many vCPUs as it lists (sizeVm), all
+    // of them the container's, and the host cgroup pins QEMU to the CPUs themselves.
   }
   if (r.pids) out.mutable_pids()->set_limit(r.pids->limit);
   if (r.blockIO) {
