@@ -128,17 +128,3 @@ test_opts_privileged_devices() {
   expect_contains "--device error" "linux.devices: /dev/$hostdev: a host device cannot enter the VM (docker --device)" "$out" || return
   expect_docker_clean && pass
 }
-
-test_opts_host_namespaces_refused() {
-  begin "docker --pid host and --ipc host are refused at create, naming the option, nothing left"
-  local opt out rc
-  for opt in pid ipc; do
-    out=$(kdrun --network none --$opt host "$IMAGE" true 2>&1)
-    rc=$?
-    expect_eq "docker run --$opt host exit code" 125 "$rc" || return
-    expect_contains "--$opt host error" \
-      "linux.namespaces: no $opt namespace: the host's cannot be shared with a VM (docker --$opt host)" \
-      "$out" || return
-  done
-  expect_docker_clean && pass
-}
