@@ -1,8 +1,10 @@
 #include "runtime/virtcontainers/lifecycle.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,6 +127,14 @@ Status createMountPoints(const std::string& rootfs, const std::vector<MountPoint
   return okStatus();
 }
 
+// The size of a host tmpfs bound on /dev/shm; Docker's default 64 MiB when it is not a tmpfs.
+uint64_t shmSize(const std::string& source) {
+  struct statfs sfs;
+  if (statfs(source.c_str(), &sfs) == 0 && sfs.f_type == TMPFS_MAGIC && sfs.f_blocks > 0)
+    return uint64_t(sfs.f_blocks) * uint64_t(sfs.f_bsize);
+  return 64u << 20;
+}
+
 // Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share, and
 // what the guest cannot take from a host spec goes (constrainForGuest). `mountPoints` gets the
 // destination of every mount the guest will make.
@@ -142,12 +152,13 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
     bool directory = true;
     if (isBindMount(m)) {
       if (m.destination == "/dev/shm") {
-        // Docker's per-container shm is a host tmpfs; a guest tmpfs behaves the same.
+        // Docker's per-container shm (--ipc shareable) is a host tmpfs of --shm-size bytes; a
+        // guest tmpfs of the same size behaves the same.
         gm.set_type("tmpfs");
         gm.set_source("shm");
         gm.clear_options();
-        for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"})
-          gm.add_options(o);
+        for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777"}) gm.add_options(o);
+        gm.add_options("size=" + std::to_string(shmSize(m.source)));
       } else if (m.source == "/sys") {
         // runc's rootless spec binds the machine's sysfs: in a VM, the guest's.
         gm.set_type("bind");
