@@ -1,12 +1,16 @@
 # Helpers that keep every component's CMakeLists.txt to a few lines. Sources are globbed so
 # that adding a file never needs a build-system edit (CONFIGURE_DEPENDS re-runs the glob).
 
-# kata_component_library(<target> LIBS <libs...>)
-#   A static library of every *.cc in the current directory except main.cc and *_fuzz.cc.
+# kata_component_library(<target> [EXCLUDE <regex>] LIBS <libs...>)
+#   A static library of every *.cc in the current directory except main.cc, *_fuzz.cc and the
+#   files whose path matches EXCLUDE.
 function(kata_component_library target)
-  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "EXCLUDE" "LIBS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
   list(FILTER srcs EXCLUDE REGEX "/main\\.cc$|_fuzz\\.cc$")
+  if(ARG_EXCLUDE)
+    list(FILTER srcs EXCLUDE REGEX "${ARG_EXCLUDE}")
+  endif()
   if(NOT srcs)
     return()  # component not written yet
   endif()
