@@ -87,3 +87,19 @@ function(kata_add_test_suites)
     endif()
   endforeach()
 endfunction()
+
+# kata_go_peer(<target> <binary>): builds peer/main.go of the current directory into <binary>
+#   offline, against Debian's Go library sources in KATA_GOPATH (GOPATH mode, no network), with
+#   GO_EXECUTABLE; <target> is the custom target to depend on. For the interop tests' peers.
+function(kata_go_peer target binary)
+  add_custom_command(
+    OUTPUT ${binary}
+    COMMAND ${CMAKE_COMMAND} -E env GO111MODULE=off GOPATH=${KATA_GOPATH} GOPROXY=off
+            GOFLAGS= CGO_ENABLED=0 GOCACHE=${CMAKE_CURRENT_BINARY_DIR}/gocache
+            ${GO_EXECUTABLE} build -o ${binary} main.go
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/peer
+    DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/peer/main.go
+    COMMENT "Building ${target} (Go)"
+    VERBATIM)
+  add_custom_target(${target} DEPENDS ${binary})
+endfunction()
