@@ -62,8 +62,14 @@ TEST(TtrpcInterop, GoClientAgainstOurServer) {
     return Reply::success(stringValue(s));
   });
   add("Fail", [](Context&, std::string_view) { return Reply::failure(Code::NotFound, "no such"); });
-  add("Slow", [](Context& ctx, std::string_view) {
-    ctx.waitDone(2s);
+  std::atomic<bool> released{false};
+  // Runs until the client calls Release (at most 20 s), however loaded the machine is.
+  add("Slow", [&](Context& ctx, std::string_view) {
+    for (int i = 0; i < 2000 && !released && !ctx.done(); i++) ctx.waitDone(10ms);
+    return Reply::success("");
+  });
+  add("Release", [&](Context&, std::string_view) {
+    released = true;
     return Reply::success("");
   });
   add("Sleep", [&](Context& ctx, std::string_view) {
@@ -86,6 +92,7 @@ TEST(TtrpcInterop, GoClientAgainstOurServer) {
   checkHasLine(*out, "3 MiB echo: OK \"\" 3145728");
   CHECK_TEXT(out->find("5 MiB request: ResourceExhausted") != std::string::npos, out->c_str());
   checkHasLine(*out, "concurrent: 16/16 fast calls answered while the slow one ran: true");
+  checkHasLine(*out, "release: OK \"\"");
   checkHasLine(*out, "slow: OK \"\"");
   CHECK_TEXT(out->find("deadline: DeadlineExceeded") != std::string::npos, out->c_str());
   // The Go client sent its context's deadline as timeout_nano, and our server enforced it.

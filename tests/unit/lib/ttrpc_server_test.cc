@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -203,6 +205,34 @@ TEST(TtrpcServer, DeadlineFromTimeoutNano) {
   CHECK_TRUE(r.has_value());
   LONGS_EQUAL(3, r->first);
   STRCMP_EQUAL("after", r->second.payload.c_str());
+}
+
+// A handler asleep on a condition of its own is woken by its onDone hook.
+TEST(TtrpcServer, OnDoneHookWakesAHandlerWaitingOnItsOwnCondition) {
+  Server own;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<bool> woken{false};
+  CHECK_TRUE(own.registerMethod(kService, "Wait",
+                                [&](Context& ctx, std::string_view) {
+                                  ctx.onDone([&] {
+                                    std::lock_guard lock(mu);
+                                    cv.notify_all();
+                                  });
+                                  std::unique_lock lock(mu);
+                                  woken = cv.wait_for(lock, 20s, [&] { return ctx.done(); });
+                                  return Reply::success("");
+                                })
+                 .ok());
+  auto [mine, theirs] = socketPair();
+  CHECK_TRUE(own.serveConnection(std::move(theirs)).ok());
+  RawPeer peer(std::move(mine));
+  CHECK_TRUE(peer.sendRequest(1, Request{kService, "Wait", "", 50 * 1000 * 1000, {}}));
+  auto r = peer.nextResponse();
+  CHECK_TRUE(r.has_value());
+  CHECK(r->second.status.code == Code::DeadlineExceeded);
+  CHECK_TRUE(own.stop().ok());  // returns once the handler did
+  CHECK_TRUE(woken.load());
 }
 
 TEST(TtrpcServer, ClientTimeoutGivesDeadlineExceeded) {

@@ -92,12 +92,17 @@ func runClient(path string) {
 	wg.Wait()
 	slowPending := len(slow) == 0
 	fmt.Printf("concurrent: %d/16 fast calls answered while the slow one ran: %v\n", fastOK, slowPending)
+	_, err = call(c, ctx, "test.Echo", "Release", "")
+	fmt.Printf("release: %s\n", describe(err))
 	fmt.Printf("slow: %s\n", describe(<-slow))
 
 	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	_, err = call(c, dctx, "test.Echo", "Sleep", "")
 	fmt.Printf("deadline: %s\n", describe(err))
+	// The server's own timer for that call fires about when the client's does: the
+	// connection stays open meanwhile, or closing it would cancel the call first.
+	time.Sleep(2 * time.Second)
 }
 
 func runServer(path string) {
