@@ -1,7 +1,7 @@
 // Fuzz target for the ttrpc frame decoder, the server's per-frame protocol (ServerProtocol) and
 // the request/response envelopes: the bytes a peer can put on a ttrpc socket. Input: byte 0
 // picks the side (bit 0: server reading requests, or client reading responses) and the read
-// size (1..127 bytes, like short reads from a socket); the rest is the byte stream.
+// size (1..128 bytes, like short reads from a socket); the rest is the byte stream.
 //
 // Invariants: the decoder never holds more than one header plus 4 MiB; reading in chunks gives
 // the same frames as reading it whole; every frame's data is its announced length (or it is
