@@ -21,14 +21,6 @@ namespace kata::proxy {
 /// hundred milliseconds after the proxy starts.
 inline constexpr int kConnectRetryMs = 5000;
 
-/// Connects a blocking-free unix stream socket to `path`, retrying ENOENT/ECONNREFUSED for up
-/// to `retryMs`.
-Result<UniqueFd> connectUnix(const std::string& path, int retryMs);
-
-/// Creates a listening unix socket at `path` with mode 0600. A stale socket left by a dead
-/// proxy is replaced; a live one or any other kind of file is an error.
-Result<UniqueFd> listenUnix(const std::string& path);
-
 class Proxy {
  public:
   explicit Proxy(Options options);
