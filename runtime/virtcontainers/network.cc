@@ -175,7 +175,8 @@ Status refuseHostNamespace(const std::string& netnsPath) {
     struct stat st {};
     if (::stat(host, &st) == 0 && st.st_dev == target.st_dev && st.st_ino == target.st_ino) {
       return makeError("network namespace " + netnsPath +
-                           " is the host's: its interfaces cannot be given to a VM",
+                           " is the host's: its interfaces cannot be given to a VM (docker "
+                           "--network host)",
                        EINVAL);
     }
   }
