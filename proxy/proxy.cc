@@ -28,6 +28,12 @@ Proxy::~Proxy() {
 }
 
 Status Proxy::setUp() {
+  if (!options_.dnsNetns.empty()) {
+    Status entered = enterNetns(options_.dnsNetns);
+    relayDns_ = entered.ok();
+    if (!entered.ok())
+      log::warn("guest DNS queries are not relayed", {{"error", entered.error().str()}});
+  }
   KATA_ASSIGN_OR_RETURN(UniqueFd muxFd, connectUnix(options_.muxSocket, kConnectRetryMs));
   yamux::MuxOptions mo;
   mo.session.role = yamux::Role::Client;
@@ -40,8 +46,15 @@ Status Proxy::setUp() {
   // (stdout through the shim 37 -> 53 MiB/s). The memory bound per stream grows to match.
   mo.session.receiveWindow = 1u << 20;
   mo.logName = options_.sandbox.empty() ? "kata-proxy" : options_.sandbox;
-  KATA_ASSIGN_OR_RETURN(mux_, yamux::Mux::start(&loop_, std::move(muxFd), mo,
-                                                nullptr /* the agent never opens streams */,
+  // The only streams the agent opens carry its DNS relay's queries.
+  auto onAgentStream = [this](yamux::Stream& stream) {
+    if (relayDns_) {
+      dnsRelay_.serve(stream);
+    } else {
+      stream.reset();
+    }
+  };
+  KATA_ASSIGN_OR_RETURN(mux_, yamux::Mux::start(&loop_, std::move(muxFd), mo, onAgentStream,
                                                 [this](const Error& reason) {
                                                   bool clean = mux_ && mux_->closedCleanlyByPeer();
                                                   finish(clean ? 0 : 1, reason);

@@ -23,7 +23,7 @@ constexpr int kDestroyRpcTimeoutMs = 5000;
 
 // `virtiofsdLog`: the read end of virtiofsd's stderr, or -1.
 Result<pid_t> startProxy(const config::Config& config, const std::string& sid, const VmPaths& vm,
-                         int virtiofsdLog) {
+                         int virtiofsdLog, const std::string& netns) {
   SpawnOptions opts;
   opts.argv = {config.proxy.path,
                "-listen-socket",
@@ -34,6 +34,11 @@ Result<pid_t> startProxy(const config::Config& config, const std::string& sid, c
                sid,
                "-agent-logs-socket",
                vm.consoleSocket()};
+  if (!netns.empty()) {
+    // The proxy relays the guest's DNS queries to Docker's server in the sandbox's namespace.
+    opts.argv.push_back("-dns-netns");
+    opts.argv.push_back(netns);
+  }
   if (config.proxy.enable_debug) {
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
@@ -329,7 +334,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   KATA_TRY(saveSandbox(s));
   crashPoint("create:qemu");
 
-  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get()));
+  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get(), netns));
   if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
   undo.add([p = s.proxy] { (void)p.terminate(1000); });
   KATA_TRY(saveSandbox(s));
