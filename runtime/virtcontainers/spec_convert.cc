@@ -22,12 +22,12 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
 }
 
 // Character devices that every Linux kernel numbers alike (the kernel's devices.txt): null,
-// zero, full, random, urandom, tty, console, ptmx, net/tun, fuse. The guest's node of the same
+// zero, full, random, urandom, kmsg, tty, console, ptmx, net/tun, fuse. The guest's node of the same
 // number is the same kind of device as the host's, so a spec may list them.
 bool isStandardDevice(std::string_view type, int64_t major, int64_t minor) {
   if (type != "c" && type != "u") return false;
   static constexpr std::pair<int64_t, int64_t> kStandard[] = {
-      {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {10, 200}, {10, 229}};
+      {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {1, 11}, {5, 0}, {5, 1}, {5, 2}, {10, 200}, {10, 229}};
   for (const auto& [ma, mi] : kStandard)
     if (major == ma && minor == mi) return true;
   return false;

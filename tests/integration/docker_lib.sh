@@ -43,10 +43,20 @@ start_dockerd() {
     [ -e "$d" ] || DOCKER_CREATED_RUN_DIRS="$DOCKER_CREATED_RUN_DIRS $d"
   done
   mkdir -p "$DOCKER_DIR"
+  # kata-runtime as Docker runs it, through a script that records the id of every container
+  # created (create's last argument), so that the leak checks look at this daemon's sandboxes
+  # only.
+  cat > "$DOCKER_DIR/kata-runtime" <<SH
+#!/bin/sh
+for a; do last=\$a; done
+case " \$* " in *" create "*) echo "\$last" >> "$DOCKER_DIR/kata-ids" ;; esac
+exec "$RUNTIME" "\$@"
+SH
+  chmod +x "$DOCKER_DIR/kata-runtime"
   cat > "$DOCKER_DIR/daemon.json" <<JSON
 {
   "runtimes": {
-    "kata-runtime": {"path": "$RUNTIME", "runtimeArgs": ["--kata-config", "$KATA_CONFIG"]}
+    "kata-runtime": {"path": "$DOCKER_DIR/kata-runtime", "runtimeArgs": ["--kata-config", "$KATA_CONFIG"]}
   }
 }
 JSON
@@ -66,6 +76,9 @@ JSON
   echo "dockerd did not start: $(tail -n 5 "$DOCKER_DIR/dockerd.log")" >&2
   return 1
 }
+
+# The ids of every container this daemon gave kata-runtime to create.
+docker_kata_ids() { sort -u "$DOCKER_DIR/kata-ids" 2>/dev/null; }
 
 # Stops the daemon this suite started (only it), then removes its roots and the run dirs it
 # made.

@@ -32,15 +32,19 @@ mkdir -p "$TEST_ROOT"
 # kdrun ARG...: docker run with kata-runtime, removed at exit.
 kdrun() { docker_cli run --runtime kata-runtime --rm "$@"; }
 
-# Every kata-runtime process Docker started has exited and left nothing behind.
+# Nothing of any container this suite's dockerd gave kata-runtime is left: QEMU, proxy, shims
+# (their command lines name the sandbox's state dir), mounts, state, VM and netns dirs.
 expect_docker_clean() {
-  local what=""
-  pgrep -f "qemu.*sandbox-" >/dev/null && what="$what qemu"
-  pgrep -x kata-proxy >/dev/null && what="$what proxy"
-  pgrep -x kata-shim >/dev/null && what="$what shim"
-  grep -q "/kata-containers/shared/sandboxes/" /proc/self/mountinfo && what="$what mounts"
-  [ -n "$(ls -A /run/vc/sbs 2>/dev/null)" ] && what="$what /run/vc/sbs"
-  [ -n "$(ls -A /run/vc/netns 2>/dev/null)" ] && what="$what /run/vc/netns"
+  local id what=""
+  for id in $(docker_kata_ids); do
+    pgrep -f "sandbox-$id" >/dev/null && what="$what qemu(${id:0:12})"
+    pgrep -f "/sbs/$id/" >/dev/null && what="$what proxy/shim(${id:0:12})"
+    grep -q "/shared/sandboxes/$id" /proc/self/mountinfo && what="$what mounts(${id:0:12})"
+    local d
+    for d in /run/vc/sbs /run/vc/vm /run/vc/netns /run/kata-containers/shared/sandboxes; do
+      [ -e "$d/$id" ] && what="$what $d/${id:0:12}"
+    done
+  done
   if [ -n "$what" ]; then
     fail "left behind:$what"
     return 1
