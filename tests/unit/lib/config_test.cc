@@ -96,7 +96,7 @@ TEST(Config, RenderedTemplateParsesWithOurDefaults) {
   STRCMP_EQUAL("/usr/libexec/kata-containers/kata-netmon", c.netmon.path.c_str());
   LONGS_EQUAL(90, c.agent.dial_timeout);
   STRCMP_EQUAL("tcfilter", c.runtime.internetworking_model.c_str());
-  CHECK(c.runtime.disable_guest_seccomp);
+  CHECK_FALSE(c.runtime.disable_guest_seccomp);  // the template has the guest apply seccomp
   CHECK_FALSE(c.factory.enable_template);
 }
 
