@@ -1,5 +1,6 @@
 #include "lib/config.h"
 
+#include <fnmatch.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -136,6 +137,37 @@ class SectionParser {
     out = std::move(values);
   }
 
+  // A key of a feature kata-cpp does not offer: accepted only with `off`, the value that says
+  // what happens here (feature off, or upstream's default when that is our behaviour); any
+  // other value is refused with `reason`, so that no setting is silently ignored.
+  template <class T>
+  void inert(const char* key, const T& off, const char* reason) {
+    const toml::node* node = find(key);
+    if (!node) return;
+    T value = off;
+    size_t before = problems_.size();
+    bind(key, value);
+    if (problems_.size() == before && !(value == off))
+      fail(*node, key, std::string("not supported by kata-cpp: ") + reason);
+  }
+  void inert(const char* key, const char* off, const char* reason) {
+    inert(key, std::string(off), reason);
+  }
+
+  // Refuses `key`'s value `value` unless it is empty, `patterns` is empty or one of the glob
+  // patterns of `listKey` matches it (as upstream's valid_*_paths, shell globs over paths).
+  void allowedBy(const char* key, const std::string& value, const char* listKey,
+                 const std::vector<std::string>& patterns) {
+    if (value.empty() || patterns.empty()) return;
+    for (const auto& p : patterns) {
+      if (fnmatch(p.c_str(), value.c_str(), FNM_PATHNAME) == 0) return;
+    }
+    const toml::node* node = table_.get(key);
+    if (!node) node = table_.get(listKey);
+    if (!node) return;  // both came from the defaults
+    fail(*node, key, quote(value) + " matches none of " + listKey);
+  }
+
   // Reports every key of the table that no binding asked for.
   void rejectUnknownKeys() {
     for (auto&& [key, node] : table_) {
@@ -156,6 +188,11 @@ class SectionParser {
     }
   }
 
+  void bind(const char* key, bool& v) { boolean(key, v); }
+  void bind(const char* key, int64_t& v) { integer(key, v, INT64_MIN, INT64_MAX); }
+  void bind(const char* key, std::string& v) { string(key, v); }
+  void bind(const char* key, std::vector<std::string>& v) { strings(key, v); }
+
   void fail(const toml::node& node, const std::string& key, std::string what) {
     problems_.push_back({lineOf(node), dotted_ + "." + key, std::move(what)});
   }
@@ -172,6 +209,17 @@ class SectionParser {
   std::set<std::string> known_;
 };
 
+// Reasons for the keys of features kata-cpp does not offer (SectionParser::inert).
+constexpr const char* kNoHotplug = "PCI hotplug is not offered (no bridges are added)";
+constexpr const char* kNoBlockDevices =
+    "no block devices are passed to the guest: container root filesystems and volumes always "
+    "go through the shared file system";
+constexpr const char* kNoVhostUserStore = "vhost-user block devices are not offered";
+constexpr const char* kNoVfio = "VFIO device passthrough is not offered";
+constexpr const char* kNoTracing = "tracing is not offered";
+constexpr const char* kNoNetmon = "kata-netmon does not exist yet (issue 23)";
+constexpr const char* kNoFactory = "the VM factory is not implemented yet (issue 24)";
+
 void parseQemu(SectionParser& p, QemuConfig& q) {
   p.path("path", q.path);
   p.path("kernel", q.kernel);
@@ -185,11 +233,11 @@ void parseQemu(SectionParser& p, QemuConfig& q) {
   p.string("cpu_features", q.cpu_features);
   p.integer("default_vcpus", q.default_vcpus, 1, 240);
   p.integer("default_maxvcpus", q.default_maxvcpus, 0, 240);
-  p.integer("default_bridges", q.default_bridges, 0, 5);
+  p.inert("default_bridges", int64_t{0}, kNoHotplug);
   p.integer("default_memory", q.default_memory, 64, 1 << 22);
   p.integer("memory_slots", q.memory_slots, 0, 256);
-  p.integer("memory_offset", q.memory_offset, 0, INT64_MAX);
-  p.boolean("disable_block_device_use", q.disable_block_device_use);
+  p.inert("memory_offset", int64_t{0}, "memory hotplug is not offered");
+  p.inert("disable_block_device_use", true, kNoBlockDevices);
   p.boolean("disable_image_nvdimm", q.disable_image_nvdimm);
   p.string("shared_fs", q.shared_fs, {"virtio-9p", "virtio-fs"});
   p.path("virtio_fs_daemon", q.virtio_fs_daemon);
@@ -197,38 +245,48 @@ void parseQemu(SectionParser& p, QemuConfig& q) {
   p.integer("virtio_fs_cache_size", q.virtio_fs_cache_size, 0, 1 << 20);
   p.strings("virtio_fs_extra_args", q.virtio_fs_extra_args);
   p.string("virtio_fs_cache", q.virtio_fs_cache, {"none", "auto", "always"});
-  p.string("block_device_driver", q.block_device_driver, {"virtio-scsi", "virtio-blk", "nvdimm"});
-  p.boolean("block_device_cache_set", q.block_device_cache_set);
-  p.boolean("block_device_cache_direct", q.block_device_cache_direct);
-  p.boolean("block_device_cache_noflush", q.block_device_cache_noflush);
-  p.boolean("enable_iothreads", q.enable_iothreads);
+  p.inert("block_device_driver", "virtio-scsi", kNoBlockDevices);
+  p.inert("block_device_cache_set", false, kNoBlockDevices);
+  p.inert("block_device_cache_direct", false, kNoBlockDevices);
+  p.inert("block_device_cache_noflush", false, kNoBlockDevices);
+  p.inert("enable_iothreads", false, kNoBlockDevices);
   p.boolean("enable_mem_prealloc", q.enable_mem_prealloc);
   p.boolean("enable_hugepages", q.enable_hugepages);
   p.path("file_mem_backend", q.file_mem_backend);
   p.strings("valid_file_mem_backends", q.valid_file_mem_backends);
-  p.boolean("enable_vhost_user_store", q.enable_vhost_user_store);
-  p.path("vhost_user_store_path", q.vhost_user_store_path);
-  p.strings("valid_vhost_user_store_paths", q.valid_vhost_user_store_paths);
-  p.boolean("enable_swap", q.enable_swap);
+  // Upstream's defaults of the store's two path keys say nothing while the store is off.
+  p.inert("enable_vhost_user_store", false, kNoVhostUserStore);
+  p.inert("vhost_user_store_path", "/var/run/kata-containers/vhost-user", kNoVhostUserStore);
+  p.inert("valid_vhost_user_store_paths",
+          std::vector<std::string>{"/var/run/kata-containers/vhost-user"}, kNoVhostUserStore);
+  p.inert("enable_swap", false, "swap devices for containers are not offered (no block hotplug)");
   p.boolean("enable_debug", q.enable_debug);
-  p.boolean("disable_nesting_checks", q.disable_nesting_checks);
+  p.inert("disable_nesting_checks", true, "the runtime makes no nesting checks");
   p.integer("msize_9p", q.msize_9p, 4096, 1048576);
-  p.boolean("use_vsock", q.use_vsock);
-  p.boolean("hotplug_vfio_on_root_bus", q.hotplug_vfio_on_root_bus);
-  p.integer("pcie_root_port", q.pcie_root_port, 0, 16);
-  p.boolean("disable_vhost_net", q.disable_vhost_net);
+  p.inert("use_vsock", false, "the agent is reached over virtio-serial and kata-proxy only");
+  p.inert("hotplug_vfio_on_root_bus", false, kNoVfio);
+  p.inert("pcie_root_port", int64_t{0}, kNoVfio);
+  p.inert("disable_vhost_net", true,
+          "the VM's NICs use QEMU's userspace virtio-net backend; vhost-net is not offered");
   p.path("entropy_source", q.entropy_source);
   p.strings("valid_entropy_sources", q.valid_entropy_sources);
-  p.path("guest_hook_path", q.guest_hook_path);
-  p.strings("pflashes", q.pflashes);
+  p.inert("guest_hook_path", "", "OCI hooks inside the guest are not offered");
+  p.inert("pflashes", std::vector<std::string>{}, "QEMU gets no -pflash images");
   p.strings("valid_hypervisor_paths", q.valid_hypervisor_paths);
-  p.strings("enable_annotations", q.enable_annotations);
-  p.integer("rx_rate_limiter_max_rate", q.rx_rate_limiter_max_rate, 0, INT64_MAX);
-  p.integer("tx_rate_limiter_max_rate", q.tx_rate_limiter_max_rate, 0, INT64_MAX);
+  p.inert("enable_annotations", std::vector<std::string>{},
+          "annotations cannot override the hypervisor configuration");
+  p.inert("rx_rate_limiter_max_rate", int64_t{0}, "network rate limiting is not offered");
+  p.inert("tx_rate_limiter_max_rate", int64_t{0}, "network rate limiting is not offered");
   p.string("accelerator", q.accelerator, {"auto", "kvm", "tcg"});
   p.string("guest_console", q.guest_console, {"ttyS0", "hvc0"});
   p.boolean("enable_acpi", q.enable_acpi);
   p.integer("tcg_cache_size", q.tcg_cache_size, 4, 1024);
+  p.allowedBy("path", q.path, "valid_hypervisor_paths", q.valid_hypervisor_paths);
+  p.allowedBy("virtio_fs_daemon", q.virtio_fs_daemon, "valid_virtio_fs_daemon_paths",
+              q.valid_virtio_fs_daemon_paths);
+  p.allowedBy("entropy_source", q.entropy_source, "valid_entropy_sources", q.valid_entropy_sources);
+  p.allowedBy("file_mem_backend", q.file_mem_backend, "valid_file_mem_backends",
+              q.valid_file_mem_backends);
 }
 
 void parseProxy(SectionParser& p, ProxyConfig& c) {
@@ -239,24 +297,24 @@ void parseProxy(SectionParser& p, ProxyConfig& c) {
 void parseShim(SectionParser& p, ShimConfig& c) {
   p.path("path", c.path);
   p.boolean("enable_debug", c.enable_debug);
-  p.boolean("enable_tracing", c.enable_tracing);
+  p.inert("enable_tracing", false, kNoTracing);
 }
 
 void parseAgent(SectionParser& p, AgentConfig& c) {
   p.boolean("enable_debug", c.enable_debug);
-  p.boolean("enable_tracing", c.enable_tracing);
-  p.string("trace_mode", c.trace_mode, {"", "dynamic", "static"});
-  p.string("trace_type", c.trace_type, {"", "isolated", "collated"});
+  p.inert("enable_tracing", false, kNoTracing);
+  p.inert("trace_mode", "", kNoTracing);
+  p.inert("trace_type", "", kNoTracing);
   p.strings("kernel_modules", c.kernel_modules);
   p.boolean("debug_console_enabled", c.debug_console_enabled);
-  p.integer("container_pipe_size", c.container_pipe_size, 0, INT32_MAX);
+  p.inert("container_pipe_size", int64_t{0}, "container stdio pipes keep the kernel's size");
   p.integer("dial_timeout", c.dial_timeout, 1, 3600);
 }
 
 void parseNetmon(SectionParser& p, NetmonConfig& c) {
-  p.boolean("enable_netmon", c.enable_netmon);
+  p.inert("enable_netmon", false, kNoNetmon);
   p.path("path", c.path);
-  p.boolean("enable_debug", c.enable_debug);
+  p.inert("enable_debug", false, kNoNetmon);
 }
 
 void parseRuntime(SectionParser& p, RuntimeConfig& c) {
@@ -264,18 +322,21 @@ void parseRuntime(SectionParser& p, RuntimeConfig& c) {
   // Upstream's "macvtap" is not offered: a configuration asking for it is refused here.
   p.string("internetworking_model", c.internetworking_model, {"tcfilter", "none"});
   p.boolean("disable_guest_seccomp", c.disable_guest_seccomp);
-  p.boolean("disable_new_netns", c.disable_new_netns);
+  p.inert("disable_new_netns", false,
+          "the VM's network is wired in its own network namespace (tcfilter needs one)");
   p.boolean("sandbox_cgroup_only", c.sandbox_cgroup_only);
-  p.boolean("enable_tracing", c.enable_tracing);
-  p.strings("experimental", c.experimental);
-  p.boolean("enable_pprof", c.enable_pprof);
+  p.inert("enable_tracing", false, kNoTracing);
+  p.inert("experimental", std::vector<std::string>{}, "there are no experimental features");
+  p.inert("enable_pprof", false, "there is no pprof endpoint (a Go runtime feature)");
 }
 
-void parseFactory(SectionParser& p, FactoryConfig& c) {
-  p.boolean("enable_template", c.enable_template);
-  p.path("template_path", c.template_path);
-  p.integer("vm_cache_number", c.vm_cache_number, 0, 1024);
-  p.path("vm_cache_endpoint", c.vm_cache_endpoint);
+// Upstream's defaults of the factory's two path keys say nothing while the factory is off.
+struct NoFields {};
+void parseFactory(SectionParser& p, NoFields&) {
+  p.inert("enable_template", false, kNoFactory);
+  p.inert("template_path", "/run/vc/vm/template", kNoFactory);
+  p.inert("vm_cache_number", int64_t{0}, kNoFactory);
+  p.inert("vm_cache_endpoint", "/var/run/kata-containers/cache.sock", kNoFactory);
 }
 
 // The node as a table, or nullptr with a problem recorded.
@@ -358,7 +419,8 @@ Result<Config> parse(std::string_view tomlText, const std::string& fileName) {
   typedSection<AgentConfig>(root, "agent", "kata", c.agent, parseAgent, problems);
   section<NetmonConfig>(root, "netmon", c.netmon, parseNetmon, problems);
   section<RuntimeConfig>(root, "runtime", c.runtime, parseRuntime, problems);
-  section<FactoryConfig>(root, "factory", c.factory, parseFactory, problems);
+  NoFields factory;
+  section<NoFields>(root, "factory", factory, parseFactory, problems);
   // Other top-level sections are ignored: a newer file may carry sections we do not know yet.
   if (!problems.empty()) {
     // The first problem in file order is the one a reader fixes first.

@@ -3,6 +3,9 @@
 // values and unknown keys inside known sections are errors naming the file, line and dotted key:
 //   /etc/kata-containers/configuration.toml:12: hypervisor.qemu.default_vcpus: expected integer
 //   1..240, got "two"
+// Keys of features kata-cpp does not offer have no field: they are accepted only with the value
+// that describes what happens (feature off), and refused otherwise:
+//   ...:40: runtime.enable_tracing: not supported by kata-cpp: tracing is not offered
 // Unknown top-level sections are ignored so that newer files still load.
 #pragma once
 
@@ -24,50 +27,28 @@ struct QemuConfig {
   std::string machine_type = "pc";  // "pc", "q35", "microvm", ...
   std::string kernel_params;        // appended to the kernel command line
   std::string firmware;
-  std::string machine_accelerators;  // extra -machine options, comma separated
-  std::string cpu_features;          // extra -cpu features, comma separated
-  int default_vcpus = 1;             // 1..240
-  int default_maxvcpus = 0;          // 0 = number of host CPUs; 0..240
-  int default_bridges = 1;           // PCI bridges for hotplug; 0..5
-  int default_memory = 2048;         // MiB (the shipped template sets 512)
-  int memory_slots = 10;             // hotplug slots; 0..256
-  uint64_t memory_offset = 0;        // MiB added to the maximum memory
-  bool disable_block_device_use = false;
-  bool disable_image_nvdimm = false;  // image over virtio-blk instead of nvdimm/DAX
+  std::string machine_accelerators;     // extra -machine options, comma separated
+  std::string cpu_features;             // extra -cpu features, comma separated
+  int default_vcpus = 1;                // 1..240
+  int default_maxvcpus = 0;             // 0 = number of host CPUs; 0..240
+  int default_memory = 2048;            // MiB (the shipped template sets 512)
+  int memory_slots = 10;                // hotplug slots; 0..256
+  bool disable_image_nvdimm = false;    // image over virtio-blk instead of nvdimm/DAX
   std::string shared_fs = "virtio-9p";  // "virtio-9p" | "virtio-fs"
   std::string virtio_fs_daemon = "/usr/lib/qemu/virtiofsd";
-  std::vector<std::string> valid_virtio_fs_daemon_paths;
-  int virtio_fs_cache_size = 0;  // DAX window, MiB; 0 disables DAX
+  std::vector<std::string> valid_virtio_fs_daemon_paths;  // globs virtio_fs_daemon must match
+  int virtio_fs_cache_size = 0;                           // DAX window, MiB; 0 disables DAX
   std::vector<std::string> virtio_fs_extra_args;
-  std::string virtio_fs_cache = "auto";             // "none" | "auto" | "always"
-  std::string block_device_driver = "virtio-scsi";  // "virtio-scsi" | "virtio-blk" | "nvdimm"
-  bool block_device_cache_set = false;
-  bool block_device_cache_direct = false;
-  bool block_device_cache_noflush = false;
-  bool enable_iothreads = false;
+  std::string virtio_fs_cache = "auto";  // "none" | "auto" | "always"
   bool enable_mem_prealloc = false;
   bool enable_hugepages = false;
   std::string file_mem_backend;
-  std::vector<std::string> valid_file_mem_backends;
-  bool enable_vhost_user_store = false;
-  std::string vhost_user_store_path;
-  std::vector<std::string> valid_vhost_user_store_paths;
-  bool enable_swap = false;
+  std::vector<std::string> valid_file_mem_backends;  // globs file_mem_backend must match
   bool enable_debug = false;
-  bool disable_nesting_checks = false;
   uint32_t msize_9p = 8192;  // 4096..1048576
-  bool use_vsock = false;
-  bool hotplug_vfio_on_root_bus = false;
-  int pcie_root_port = 0;  // 0..16
-  bool disable_vhost_net = false;
   std::string entropy_source = "/dev/urandom";
-  std::vector<std::string> valid_entropy_sources;
-  std::string guest_hook_path;
-  std::vector<std::string> pflashes;
-  std::vector<std::string> valid_hypervisor_paths;
-  std::vector<std::string> enable_annotations;
-  uint64_t rx_rate_limiter_max_rate = 0;
-  uint64_t tx_rate_limiter_max_rate = 0;
+  std::vector<std::string> valid_entropy_sources;   // globs entropy_source must match
+  std::vector<std::string> valid_hypervisor_paths;  // globs path must match
   // Our additions.
   std::string accelerator = "auto";  // "auto" (KVM when usable, else TCG) | "kvm" | "tcg"
   // Console the guest kernel logs to. Debian's kernel builds virtio_console as a module, so
@@ -91,18 +72,13 @@ struct ProxyConfig {
 struct ShimConfig {
   std::string path = "/usr/libexec/kata-containers/kata-shim";
   bool enable_debug = false;
-  bool enable_tracing = false;
 };
 
 /// [agent.kata]
 struct AgentConfig {
   bool enable_debug = false;
-  bool enable_tracing = false;
-  std::string trace_mode;                   // "" | "dynamic" | "static"
-  std::string trace_type;                   // "" | "isolated" | "collated"
   std::vector<std::string> kernel_modules;  // "name [param=value ...]"
   bool debug_console_enabled = false;
-  uint32_t container_pipe_size = 0;
   // Our addition: seconds the runtime waits for the agent to answer after starting the VM.
   // Generous by default because a TCG boot on a loaded machine can take tens of seconds.
   int dial_timeout = 90;  // 1..3600
@@ -110,29 +86,15 @@ struct AgentConfig {
 
 /// [netmon]
 struct NetmonConfig {
-  bool enable_netmon = false;
   std::string path = "/usr/libexec/kata-containers/kata-netmon";
-  bool enable_debug = false;
 };
 
 /// [runtime]
 struct RuntimeConfig {
   bool enable_debug = false;
   std::string internetworking_model = "tcfilter";  // "tcfilter" | "none"
-  bool disable_guest_seccomp = true;
-  bool disable_new_netns = false;
+  bool disable_guest_seccomp = true;               // true: linux.seccomp is not sent to the agent
   bool sandbox_cgroup_only = false;
-  bool enable_tracing = false;
-  std::vector<std::string> experimental;
-  bool enable_pprof = false;
-};
-
-/// [factory]
-struct FactoryConfig {
-  bool enable_template = false;
-  std::string template_path = "/run/vc/vm/template";
-  uint32_t vm_cache_number = 0;
-  std::string vm_cache_endpoint = "/var/run/kata-containers/cache.sock";
 };
 
 struct Config {
@@ -143,7 +105,6 @@ struct Config {
   AgentConfig agent;
   NetmonConfig netmon;
   RuntimeConfig runtime;
-  FactoryConfig factory;
 };
 
 /// Parses TOML text; `fileName` is used in errors and stored in Config::path.

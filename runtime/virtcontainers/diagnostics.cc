@@ -54,12 +54,6 @@ bool exists(const std::string& p) {
 
 bool moduleLoaded(const std::string& name) { return exists("/sys/module/" + name); }
 
-Json::Value strings(const std::vector<std::string>& v) {
-  Json::Value a(Json::arrayValue);
-  for (const auto& s : v) a.append(s);
-  return a;
-}
-
 }  // namespace
 
 Json::Value environmentReport(const config::Config& c, const std::string& runtimePath) {
@@ -68,11 +62,12 @@ Json::Value environmentReport(const config::Config& c, const std::string& runtim
 
   Json::Value& rt = r["Runtime"];
   rt["Debug"] = c.runtime.enable_debug;
-  rt["Trace"] = c.runtime.enable_tracing;
+  // Keys kata-cpp accepts only with their off value (lib/config.cc) report that value.
+  rt["Trace"] = false;
   rt["DisableGuestSeccomp"] = c.runtime.disable_guest_seccomp;
-  rt["DisableNewNetNs"] = c.runtime.disable_new_netns;
+  rt["DisableNewNetNs"] = false;
   rt["SandboxCgroupOnly"] = c.runtime.sandbox_cgroup_only;
-  rt["Experimental"] = strings(c.runtime.experimental);
+  rt["Experimental"] = Json::Value(Json::arrayValue);
   rt["Path"] = runtimePath;
   rt["Version"]["OCI"] = kOciSpecVersion;
   Json::Value& ver = rt["Version"]["Version"];
@@ -91,16 +86,16 @@ Json::Value environmentReport(const config::Config& c, const std::string& runtim
   hv["MachineType"] = c.qemu.machine_type;
   hv["Version"] = componentVersion(c.qemu.path, "--version");
   hv["Path"] = c.qemu.path;
-  hv["BlockDeviceDriver"] = c.qemu.block_device_driver;
+  hv["BlockDeviceDriver"] = "virtio-scsi";
   hv["EntropySource"] = c.qemu.entropy_source;
   hv["SharedFS"] = c.qemu.shared_fs;
   hv["VirtioFSDaemon"] = c.qemu.virtio_fs_daemon;
   hv["Msize9p"] = c.qemu.msize_9p;
   hv["MemorySlots"] = c.qemu.memory_slots;
-  hv["PCIeRootPort"] = c.qemu.pcie_root_port;
-  hv["HotplugVFIOOnRootBus"] = c.qemu.hotplug_vfio_on_root_bus;
+  hv["PCIeRootPort"] = 0;
+  hv["HotplugVFIOOnRootBus"] = false;
   hv["Debug"] = c.qemu.enable_debug;
-  hv["UseVSock"] = c.qemu.use_vsock;
+  hv["UseVSock"] = false;
   hv["ACPI"] = c.qemu.enable_acpi;
   hv["Accelerator"] = accel.ok() ? *accel : "unusable: " + accel.error().message;
 
@@ -119,9 +114,9 @@ Json::Value environmentReport(const config::Config& c, const std::string& runtim
   r["Shim"]["Debug"] = c.shim.enable_debug;
   r["Agent"]["Type"] = "kata";
   r["Agent"]["Debug"] = c.agent.enable_debug;
-  r["Agent"]["Trace"] = c.agent.enable_tracing;
-  r["Agent"]["TraceMode"] = c.agent.trace_mode;
-  r["Agent"]["TraceType"] = c.agent.trace_type;
+  r["Agent"]["Trace"] = false;
+  r["Agent"]["TraceMode"] = "";
+  r["Agent"]["TraceType"] = "";
 
   struct utsname u;
   uname(&u);
@@ -137,8 +132,8 @@ Json::Value environmentReport(const config::Config& c, const std::string& runtim
 
   r["Netmon"]["Version"] = componentVersion(c.netmon.path, "-version");
   r["Netmon"]["Path"] = c.netmon.path;
-  r["Netmon"]["Debug"] = c.netmon.enable_debug;
-  r["Netmon"]["Enable"] = c.netmon.enable_netmon;
+  r["Netmon"]["Debug"] = false;
+  r["Netmon"]["Enable"] = false;
   return r;
 }
 

@@ -139,7 +139,8 @@ uint64_t shmSize(const std::string& source) {
 // what the guest cannot take from a host spec goes (constrainForGuest). `mountPoints` gets the
 // destination of every mount the guest will make.
 Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
-                               const std::string& cid, std::vector<std::string>& hostMounts,
+                               const std::string& cid, bool guestSeccomp,
+                               std::vector<std::string>& hostMounts,
                                std::vector<MountPoint>& mountPoints) {
   ::grpc::Spec g = toAgentSpec(spec);
   g.clear_mounts();
@@ -183,7 +184,7 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
     mountPoints.push_back({m.destination, directory});
     *g.add_mounts() = gm;
   }
-  constrainForGuest(g, cid);
+  constrainForGuest(g, cid, guestSeccomp);
   return g;
 }
 
@@ -450,7 +451,8 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   std::string rootfs = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
   std::vector<MountPoint> mountPoints;
   KATA_ASSIGN_OR_RETURN(::grpc::Spec gspec,
-                        guestSpec(spec, sid, req.id, c.hostMounts, mountPoints));
+                        guestSpec(spec, sid, req.id, !ctx.config.runtime.disable_guest_seccomp,
+                                  c.hostMounts, mountPoints));
   crashPoint("create:volumes");
   if (spec.root.readonly) KATA_TRY(createMountPoints(rootfs, mountPoints));
   KATA_ASSIGN_OR_RETURN(shared::SharedFile rootMount,

@@ -316,7 +316,7 @@ Status checkGuestCanHonour(const oci::Spec& s) {
   return out;
 }
 
-void constrainForGuest(::grpc::Spec& spec, const std::string& containerId) {
+void constrainForGuest(::grpc::Spec& spec, const std::string& containerId, bool guestSeccomp) {
   // Host security labels mean nothing to the guest's kernel (checkGuestCanHonour warned).
   if (spec.has_process()) {
     spec.mutable_process()->clear_selinuxlabel();
@@ -325,6 +325,8 @@ void constrainForGuest(::grpc::Spec& spec, const std::string& containerId) {
   if (!spec.has_linux()) return;
   auto* l = spec.mutable_linux();
   l->clear_mountlabel();
+  // runtime.disable_guest_seccomp: the container then runs without the spec's seccomp filter.
+  if (!guestSeccomp) l->clear_seccomp();
   // Host devices cannot enter the VM (checkGuestCanHonour refused them unless every device is
   // allowed): a privileged container gets the guest's devices instead, listed by the agent.
   spec.mutable_annotations()->erase(kGuestDevicesAnnotation);

@@ -33,8 +33,9 @@ Status checkGuestCanHonour(const oci::Process& process);
 /// own, or the sandbox's, see sharesSandboxPidNamespace), no SELinux label (it applies to the
 /// hypervisor), the host's devices of a privileged spec (the guest's are asked for with
 /// kGuestDevicesAnnotation), and a cgroups path under /kata/<cid> unless the spec gives a
-/// plain one.
-void constrainForGuest(::grpc::Spec& spec, const std::string& containerId);
+/// plain one. Without `guestSeccomp` (runtime.disable_guest_seccomp) linux.seccomp goes too,
+/// as upstream's runtime drops it.
+void constrainForGuest(::grpc::Spec& spec, const std::string& containerId, bool guestSeccomp);
 
 /// The path of the spec's network namespace; "" when the spec asks for a new one (the
 /// sandbox then makes its own). checkGuestCanHonour refuses a spec without one.

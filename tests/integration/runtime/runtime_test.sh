@@ -320,9 +320,16 @@ PY
   expect_eq "run with a failing virtiofsd status" 1 "$rc" || return
   expect_contains "virtiofsd's error" "virtiofsd: fuse: unknown option" "$out" || return
   expect_no_residue vfs2 || return
-  # A virtiofsd binary that is not there: refused before anything starts.
+  # A virtiofsd outside valid_virtio_fs_daemon_paths: the configuration is refused.
   sed "s|^virtio_fs_daemon = .*|virtio_fs_daemon = \"$TEST_ROOT/no-virtiofsd\"|" "$KATA_CONFIG" |
     sed 's/^shared_fs = .*/shared_fs = "virtio-fs"/' > "$conf"
+  out=$(KATA_CONFIG=$conf rt run --bundle "$B/vfs" vfs3 </dev/null 2>&1); rc=$?
+  expect_eq "run with a virtiofsd not allowed status" 1 "$rc" || return
+  expect_contains "virtiofsd not allowed" "matches none of valid_virtio_fs_daemon_paths" "$out" ||
+    return
+  expect_no_residue vfs3 || return
+  # A virtiofsd binary that is not there: refused before anything starts.
+  sed -i 's/^valid_virtio_fs_daemon_paths = .*/valid_virtio_fs_daemon_paths = []/' "$conf"
   out=$(KATA_CONFIG=$conf rt run --bundle "$B/vfs" vfs3 </dev/null 2>&1); rc=$?
   expect_eq "run with a missing virtiofsd status" 1 "$rc" || return
   expect_contains "missing virtiofsd" "virtio_fs_daemon $TEST_ROOT/no-virtiofsd: No such file" "$out" || return

@@ -85,53 +85,40 @@ TEST(Config, RenderedTemplateParsesWithOurDefaults) {
   LONGS_EQUAL(512, c.qemu.default_memory);
   LONGS_EQUAL(1, c.qemu.default_vcpus);
   STRCMP_EQUAL("virtio-9p", c.qemu.shared_fs.c_str());
-  CHECK_FALSE(c.qemu.use_vsock);
   STRCMP_EQUAL("auto", c.qemu.accelerator.c_str());
   STRCMP_EQUAL("ttyS0", c.qemu.guest_console.c_str());
   LONGS_EQUAL(32, c.qemu.tcg_cache_size);
   LONGS_EQUAL(8192, c.qemu.msize_9p);
-  STRCMP_EQUAL("virtio-scsi", c.qemu.block_device_driver.c_str());
   STRCMP_EQUAL("/usr/libexec/kata-containers/kata-proxy", c.proxy.path.c_str());
   STRCMP_EQUAL("/usr/libexec/kata-containers/kata-shim", c.shim.path.c_str());
   STRCMP_EQUAL("/usr/libexec/kata-containers/kata-netmon", c.netmon.path.c_str());
   LONGS_EQUAL(90, c.agent.dial_timeout);
   STRCMP_EQUAL("tcfilter", c.runtime.internetworking_model.c_str());
-  CHECK(c.runtime.disable_guest_seccomp);
-  CHECK_FALSE(c.factory.enable_template);
+  CHECK_FALSE(c.runtime.disable_guest_seccomp);  // the template has the guest apply seccomp
 }
 
 TEST(Config, RenderedTemplateMentionsEveryKeyWeParse) {
   // Every key is meant to be documented in the template (set, with a comment above it).
   std::string t = renderTemplate();
   for (const char* key : {"accelerator",
-                          "guest_console", "tcg_cache_size", "enable_acpi",
+                          "guest_console",
+                          "tcg_cache_size",
+                          "enable_acpi",
                           "dial_timeout",
-                          "enable_annotations",
                           "valid_hypervisor_paths",
-                          "pflashes",
-                          "guest_hook_path",
                           "entropy_source",
-                          "disable_vhost_net",
-                          "hotplug_vfio_on_root_bus",
-                          "use_vsock",
                           "msize_9p",
-                          "disable_nesting_checks",
-                          "enable_swap",
                           "enable_hugepages",
                           "enable_mem_prealloc",
-                          "enable_iothreads",
-                          "block_device_driver",
                           "virtio_fs_cache",
                           "virtio_fs_extra_args",
                           "virtio_fs_cache_size",
                           "valid_virtio_fs_daemon_paths",
                           "virtio_fs_daemon",
                           "shared_fs",
-                          "disable_block_device_use", "disable_image_nvdimm",
-                          "memory_offset",
+                          "disable_image_nvdimm",
                           "memory_slots",
                           "default_memory",
-                          "default_bridges",
                           "default_maxvcpus",
                           "default_vcpus",
                           "cpu_features",
@@ -141,20 +128,11 @@ TEST(Config, RenderedTemplateMentionsEveryKeyWeParse) {
                           "machine_type",
                           "kernel_modules",
                           "debug_console_enabled",
-                          "trace_mode",
-                          "trace_type",
-                          "enable_netmon",
                           "internetworking_model",
                           "disable_guest_seccomp",
-                          "disable_new_netns",
                           "sandbox_cgroup_only",
-                          "experimental",
-                          "enable_pprof",
-                          "enable_template",
-                          "template_path",
-                          "vm_cache_number",
-                          "vm_cache_endpoint",
-                          "enable_tracing"}) {
+                          "valid_entropy_sources",
+                          "valid_file_mem_backends"}) {
     CHECK_TEXT(t.find(std::string("\n") + key + " = ") != std::string::npos, key);
   }
 }
@@ -171,33 +149,143 @@ TEST(Config, MinimalFileGetsCodeDefaults) {
 
 TEST(Config, AllSectionsAndTypes) {
   auto r = cfg::parse(minimal("default_vcpus = 2\nkernel_params = \"quiet\"\n"
-                              "pflashes = [\"/a\", \"/b\"]\nmemory_offset = 1024\n"
+                              "valid_hypervisor_paths = [\"/usr/bin/qemu-*\"]\n"
                               "accelerator = \"tcg\"\nguest_console = \"hvc0\"\n") +
                           "[proxy.kata]\nenable_debug = true\n"
-                          "[shim.kata]\nenable_tracing = true\n"
+                          "[shim.kata]\nenable_debug = true\n"
                           "[agent.kata]\nkernel_modules = [\"e1000e InterruptThrottleRate=3000\"]\n"
-                          "dial_timeout = 300\ntrace_mode = \"dynamic\"\n"
-                          "[netmon]\nenable_netmon = true\n"
-                          "[runtime]\nexperimental = [\"newstore\"]\ninternetworking_model = "
+                          "dial_timeout = 300\n"
+                          "[netmon]\npath = \"/x/kata-netmon\"\n"
+                          "[runtime]\ndisable_guest_seccomp = false\ninternetworking_model = "
                           "\"none\"\n"
-                          "[factory]\nvm_cache_number = 3\n",
+                          "[factory]\nenable_template = false\n",
                       kFile);
   if (!r.ok()) FAIL(r.error().message.c_str());
   LONGS_EQUAL(2, r->qemu.default_vcpus);
   STRCMP_EQUAL("quiet", r->qemu.kernel_params.c_str());
-  LONGS_EQUAL(2, r->qemu.pflashes.size());
-  STRCMP_EQUAL("/b", r->qemu.pflashes[1].c_str());
-  CHECK(r->qemu.memory_offset == 1024);
+  STRCMP_EQUAL("/usr/bin/qemu-*", r->qemu.valid_hypervisor_paths.at(0).c_str());
   STRCMP_EQUAL("tcg", r->qemu.accelerator.c_str());
   STRCMP_EQUAL("hvc0", r->qemu.guest_console.c_str());
   CHECK(r->proxy.enable_debug);
-  CHECK(r->shim.enable_tracing);
+  CHECK(r->shim.enable_debug);
   STRCMP_EQUAL("e1000e InterruptThrottleRate=3000", r->agent.kernel_modules.at(0).c_str());
   LONGS_EQUAL(300, r->agent.dial_timeout);
-  CHECK(r->netmon.enable_netmon);
-  STRCMP_EQUAL("newstore", r->runtime.experimental.at(0).c_str());
+  STRCMP_EQUAL("/x/kata-netmon", r->netmon.path.c_str());
+  CHECK_FALSE(r->runtime.disable_guest_seccomp);
   STRCMP_EQUAL("none", r->runtime.internetworking_model.c_str());
-  LONGS_EQUAL(3, r->factory.vm_cache_number);
+}
+
+// Keys of features kata-cpp does not offer: accepted with the value that says what happens
+// here, refused with any other, naming the file, line and key.
+TEST(Config, UnofferedFeaturesAreRefusedUnlessOff) {
+  struct Case {
+    const char* section;
+    const char* off;  // "key = value" that parses
+    const char* on;   // "key = value" that is refused
+  };
+  const Case cases[] = {
+      {"hypervisor.qemu", "default_bridges = 0", "default_bridges = 1"},
+      {"hypervisor.qemu", "memory_offset = 0", "memory_offset = 1024"},
+      {"hypervisor.qemu", "disable_block_device_use = true", "disable_block_device_use = false"},
+      {"hypervisor.qemu", "block_device_driver = \"virtio-scsi\"",
+       "block_device_driver = \"virtio-blk\""},
+      {"hypervisor.qemu", "block_device_cache_set = false", "block_device_cache_set = true"},
+      {"hypervisor.qemu", "block_device_cache_direct = false", "block_device_cache_direct = true"},
+      {"hypervisor.qemu", "block_device_cache_noflush = false",
+       "block_device_cache_noflush = true"},
+      {"hypervisor.qemu", "enable_iothreads = false", "enable_iothreads = true"},
+      {"hypervisor.qemu", "enable_vhost_user_store = false", "enable_vhost_user_store = true"},
+      {"hypervisor.qemu", "vhost_user_store_path = \"/var/run/kata-containers/vhost-user\"",
+       "vhost_user_store_path = \"/srv/vhost\""},
+      {"hypervisor.qemu",
+       "valid_vhost_user_store_paths = [\"/var/run/kata-containers/vhost-user\"]",
+       "valid_vhost_user_store_paths = []"},
+      {"hypervisor.qemu", "enable_swap = false", "enable_swap = true"},
+      {"hypervisor.qemu", "disable_nesting_checks = true", "disable_nesting_checks = false"},
+      {"hypervisor.qemu", "use_vsock = false", "use_vsock = true"},
+      {"hypervisor.qemu", "hotplug_vfio_on_root_bus = false", "hotplug_vfio_on_root_bus = true"},
+      {"hypervisor.qemu", "pcie_root_port = 0", "pcie_root_port = 2"},
+      {"hypervisor.qemu", "disable_vhost_net = true", "disable_vhost_net = false"},
+      {"hypervisor.qemu", "guest_hook_path = \"\"", "guest_hook_path = \"/usr/share/oci/hooks\""},
+      {"hypervisor.qemu", "pflashes = []", "pflashes = [\"/a\"]"},
+      {"hypervisor.qemu", "enable_annotations = []", "enable_annotations = [\"kernel_params\"]"},
+      {"hypervisor.qemu", "rx_rate_limiter_max_rate = 0", "rx_rate_limiter_max_rate = 1000"},
+      {"hypervisor.qemu", "tx_rate_limiter_max_rate = 0", "tx_rate_limiter_max_rate = -1"},
+      {"shim.kata", "enable_tracing = false", "enable_tracing = true"},
+      {"agent.kata", "enable_tracing = false", "enable_tracing = true"},
+      {"agent.kata", "trace_mode = \"\"", "trace_mode = \"dynamic\""},
+      {"agent.kata", "trace_type = \"\"", "trace_type = \"isolated\""},
+      {"agent.kata", "container_pipe_size = 0", "container_pipe_size = 65536"},
+      {"netmon", "enable_netmon = false", "enable_netmon = true"},
+      {"netmon", "enable_debug = false", "enable_debug = true"},
+      {"runtime", "disable_new_netns = false", "disable_new_netns = true"},
+      {"runtime", "enable_tracing = false", "enable_tracing = true"},
+      {"runtime", "experimental = []", "experimental = [\"newstore\"]"},
+      {"runtime", "enable_pprof = false", "enable_pprof = true"},
+      {"factory", "enable_template = false", "enable_template = true"},
+      {"factory", "template_path = \"/run/vc/vm/template\"", "template_path = \"/tmp/t\""},
+      {"factory", "vm_cache_number = 0", "vm_cache_number = 3"},
+      {"factory", "vm_cache_endpoint = \"/var/run/kata-containers/cache.sock\"",
+       "vm_cache_endpoint = \"/run/c.sock\""},
+  };
+  for (const Case& c : cases) {
+    auto withKey = [&](const char* line) {
+      std::string s = std::string(c.section) == "hypervisor.qemu"
+                          ? minimal(std::string(line) + "\n")
+                          : minimal() + "[" + c.section + "]\n" + line + "\n";
+      return s;
+    };
+    auto ok = cfg::parse(withKey(c.off), kFile);
+    CHECK_TEXT(ok.ok(), c.off);
+    std::string key(c.on, strchr(c.on, ' '));
+    int line = std::string(c.section) == "hypervisor.qemu" ? 5 : 6;
+    std::string want = std::string(kFile) + ":" + std::to_string(line) + ": " + c.section + "." +
+                       key + ": not supported by kata-cpp: ";
+    std::string e = errorOf(withKey(c.on));
+    CHECK_TEXT(e.rfind(want, 0) == 0 && e.size() > want.size() + 10, e.c_str());
+  }
+  STRCMP_EQUAL(
+      "/etc/kata-containers/configuration.toml:6: factory.enable_template: not supported by "
+      "kata-cpp: the VM factory is not implemented yet (issue 24)",
+      errorOf(minimal() + "[factory]\nenable_template = true\n").c_str());
+  // A wrong type is still a type error, not a refusal.
+  CHECK(errorOf(minimal("enable_swap = \"no\"\n")).find("expected boolean") != std::string::npos);
+}
+
+// valid_hypervisor_paths, valid_virtio_fs_daemon_paths, valid_entropy_sources and
+// valid_file_mem_backends: globs the configured path must match when the list is not empty.
+TEST(Config, ValidPathListsRestrictTheConfiguredPaths) {
+  CHECK(cfg::parse(minimal("valid_hypervisor_paths = [\"/usr/bin/qemu-system-*\"]\n"), kFile).ok());
+  STRCMP_EQUAL(
+      "/etc/kata-containers/configuration.toml:2: hypervisor.qemu.path: "
+      "\"/usr/bin/qemu-system-x86_64\" matches none of valid_hypervisor_paths",
+      errorOf(minimal("valid_hypervisor_paths = [\"/opt/qemu/*\"]\n")).c_str());
+  // A '*' does not cross '/', as in upstream's globs.
+  CHECK(errorOf(minimal("valid_hypervisor_paths = [\"/usr/*\"]\n"))
+            .find("matches none of valid_hypervisor_paths") != std::string::npos);
+  CHECK(cfg::parse(minimal("valid_hypervisor_paths = []\n"), kFile).ok());
+  // Keys left at their defaults are checked too: the error then points at the list.
+  CHECK(errorOf(minimal("valid_virtio_fs_daemon_paths = [\"/opt/virtiofsd\"]\n"))
+            .find(":5: hypervisor.qemu.virtio_fs_daemon: \"/usr/lib/qemu/virtiofsd\" matches "
+                  "none of valid_virtio_fs_daemon_paths") != std::string::npos);
+  CHECK(cfg::parse(minimal("entropy_source = \"/dev/random\"\n"
+                           "valid_entropy_sources = [\"/dev/urandom\", \"/dev/random\"]\n"),
+                   kFile)
+            .ok());
+  CHECK(errorOf(minimal("entropy_source = \"/dev/hwrng\"\n"
+                        "valid_entropy_sources = [\"/dev/urandom\"]\n"))
+            .find(":5: hypervisor.qemu.entropy_source: \"/dev/hwrng\" matches none of "
+                  "valid_entropy_sources") != std::string::npos);
+  // An unset file_mem_backend needs no match.
+  CHECK(cfg::parse(minimal("valid_file_mem_backends = [\"/dev/shm/*\"]\n"), kFile).ok());
+  CHECK(cfg::parse(minimal("file_mem_backend = \"/dev/shm/vm\"\n"
+                           "valid_file_mem_backends = [\"/dev/shm/*\"]\n"),
+                   kFile)
+            .ok());
+  CHECK(errorOf(minimal("file_mem_backend = \"/tmp/vm\"\n"
+                        "valid_file_mem_backends = [\"/dev/shm/*\"]\n"))
+            .find("hypervisor.qemu.file_mem_backend: \"/tmp/vm\" matches none of "
+                  "valid_file_mem_backends") != std::string::npos);
 }
 
 TEST(Config, WrongTypeNamesFileLineKeyAndValue) {

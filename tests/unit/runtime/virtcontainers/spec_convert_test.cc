@@ -63,7 +63,7 @@ TEST(GuestSpec, ConstrainedAsUpstreamsRuntimeDoesForItsAgent) {
                                   {"mount", ""},
                                   {"cgroup", ""}});
   ::grpc::Spec g = toAgentSpec(spec);
-  constrainForGuest(g, "c1");
+  constrainForGuest(g, "c1", true);
   std::vector<std::string> want = {"ipc=", "uts=", "mount=", "cgroup="};
   CHECK_TRUE(namespacesOf(g) == want);
   STRCMP_EQUAL("", g.process().selinuxlabel().c_str());
@@ -75,7 +75,7 @@ TEST(GuestSpec, ConstrainedAsUpstreamsRuntimeDoesForItsAgent) {
   spec.linux->namespaces = {{"pid", "/proc/42/ns/pid"}};  // a pod's shared pid namespace
   spec.linux->cgroupsPath = "/pods/c1";
   g = toAgentSpec(spec);
-  constrainForGuest(g, "c1");
+  constrainForGuest(g, "c1", true);
   CHECK_EQUAL(0, g.linux().namespaces_size());
   STRCMP_EQUAL("/pods/c1", g.linux().cgroupspath().c_str());
   CHECK_TRUE(sharesSandboxPidNamespace(spec));
@@ -93,7 +93,7 @@ TEST(GuestSpec, HostDevicesAreRefusedOrReplacedByTheGuestsWhenPrivileged) {
   spec.annotations["io.katacontainers.guest_devices"] = "all";  // not the user's to set
   CHECK_TRUE(checkGuestCanHonour(spec).ok());
   ::grpc::Spec g = toAgentSpec(spec);
-  constrainForGuest(g, "c1");
+  constrainForGuest(g, "c1", true);
   CHECK_EQUAL(2, g.linux().devices_size());
   CHECK_EQUAL(0u, g.annotations().count(kGuestDevicesAnnotation));
 
@@ -113,7 +113,7 @@ TEST(GuestSpec, HostDevicesAreRefusedOrReplacedByTheGuestsWhenPrivileged) {
   spec.linux->resources->devices = {allowAll("")};
   CHECK_TRUE(checkGuestCanHonour(spec).ok());
   g = toAgentSpec(spec);
-  constrainForGuest(g, "c1");
+  constrainForGuest(g, "c1", true);
   CHECK_EQUAL(1, g.linux().devices_size());
   STRCMP_EQUAL("/dev/null", g.linux().devices(0).path().c_str());
   STRCMP_EQUAL("all", g.annotations().at(kGuestDevicesAnnotation).c_str());
@@ -157,6 +157,24 @@ TEST(GuestSpec, CreateSandboxRequestIsUpstreams) {
   STRCMP_EQUAL("virtiofs", req.storages(0).fstype().c_str());
   STRCMP_EQUAL("/run/kata-containers/shared/containers/", req.storages(0).mount_point().c_str());
   CHECK_EQUAL(0, req.storages(0).options_size());
+}
+
+// runtime.disable_guest_seccomp = true: the agent gets no seccomp filter to apply; false: the
+// spec's filter reaches it unchanged.
+TEST(GuestSpec, SeccompReachesTheGuestOnlyWhenAsked) {
+  auto spec = oci::parseSpec(R"({
+    "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+    "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+    "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW",
+                          "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}]}}})");
+  CHECK(spec.ok());
+  ::grpc::Spec kept = toAgentSpec(*spec);
+  constrainForGuest(kept, "c1", true);
+  CHECK_TRUE(kept.linux().has_seccomp());
+  STRCMP_EQUAL("mount", kept.linux().seccomp().syscalls(0).names(0).c_str());
+  ::grpc::Spec dropped = toAgentSpec(*spec);
+  constrainForGuest(dropped, "c1", false);
+  CHECK_FALSE(dropped.linux().has_seccomp());
 }
 
 TEST_GROUP(SpecConvert){};
