@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "agent/capabilities.h"
@@ -114,13 +115,21 @@ Result<SyncMsg> recvMsg(int fd, int timeoutMs, UniqueFd* passed = nullptr) {
   return m;
 }
 
-Error errorFrom(const SyncMsg& m) {
-  return m.code != 0 ? sysError(m.text, m.code) : makeError(m.text);
-}
+// The child sends its error's whole line (strerror included), so that it chooses the words.
+Error errorFrom(const SyncMsg& m) { return makeError(m.text, m.code); }
 
 [[noreturn]] void childFail(const Error& e) {
-  sendMsg(kSyncFd, kError, 0, e.code, e.message);
+  sendMsg(kSyncFd, kError, 0, e.code, e.str());
   ::_exit(127);
+}
+
+// A failed exec in Go's (runc's) words: Docker and its client read the reason from the text
+// ("no such file or directory" -> exit 127, "permission denied" -> 126) and match it
+// case-sensitively, so it is strerror with a lower-case first letter.
+Error execError(const std::string& prog, int err) {
+  std::string reason = std::strerror(err);
+  if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+  return makeError("exec \"" + prog + "\": " + reason, err);
 }
 
 /// In the child: puts fds[i] at number i and closes every other descriptor.
@@ -301,7 +310,7 @@ void becomeSessionLeader(const ProcessSpec& p, bool console) {
   const std::string& prog = p.args[0];
   if (prog.find('/') != std::string::npos) {
     ::execve(prog.c_str(), argv.data(), envp.data());
-    childFail(sysError("exec \"" + prog + "\""));
+    childFail(execError(prog, errno));
   }
   int lastErr = ENOENT;
   size_t start = 0;
@@ -319,6 +328,7 @@ void becomeSessionLeader(const ProcessSpec& p, bool console) {
     }
     start = end + 1;
   }
+  if (lastErr != ENOENT) childFail(execError(prog, lastErr));
   childFail(makeError("exec \"" + prog + "\": executable file not found in $PATH", lastErr));
 }
 
