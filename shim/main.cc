@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   config.proxyExitCode = opts.proxyExitCode;
   config.forwardedSignals = *blocked;
   config.startupPagesFile = "/proc/self/exe";
+  for (const auto& [fd, name] : opts.watchPidfds) config.watched.push_back({fd, name});
   AgentUrl url = opts.agent;
   Shim shim(std::move(config), [url] { return dialAgent(url); });
   int code = shim.run();
