@@ -527,7 +527,15 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
   req.set_container_id(id);
   auto started = agent.call("StartContainer", &::grpc::AgentService::Stub::StartContainer, req);
   if (!started.ok() && !(retry && started.error().code == EALREADY)) {
-    l.container.status = "created";
+    // As under runc, a container whose process the agent could not start (a bad entrypoint:
+    // the agent answered an error, code 0 or ENOENT) is stopped: its shim goes, so that
+    // containerd sees the init exit and Docker's delete (without force) removes the VM. Left
+    // "created", every failed `docker run` kept its VM running. Without an answer (a timeout,
+    // a lost connection) the process may run: the container stays created.
+    const int code = started.error().code;
+    const bool refused = code == 0 || code == ENOENT;
+    if (refused) (void)l.container.shim.signal(SIGKILL);
+    l.container.status = refused ? "stopped" : "created";
     (void)saveContainer(l.container);
     return std::move(started).error();
   }
