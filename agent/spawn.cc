@@ -332,6 +332,36 @@ void becomeSessionLeader(const ProcessSpec& p, bool console) {
   childFail(makeError("exec \"" + prog + "\": executable file not found in $PATH", lastErr));
 }
 
+/// A program that is not there fails the container's create, as runc's does, not its start:
+/// Docker then removes the container as after any failed create. Only existence is checked
+/// (the user, the capabilities and the working directory are not the process's yet); a
+/// relative path with a slash is left to exec.
+void checkProgramExists(const ProcessSpec& p) {
+  const std::string& prog = p.args[0];
+  struct stat st;
+  if (prog[0] == '/') {
+    if (::stat(prog.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
+      childFail(execError(prog, errno));
+    return;
+  }
+  if (prog.find('/') != std::string::npos) return;
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : p.env) {
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    // A relative PATH entry resolves against the working directory exec will have.
+    if (!dir.empty() && dir[0] == '/' && ::stat((dir + "/" + prog).c_str(), &st) == 0) return;
+    if (dir.empty() || dir[0] != '/') return;
+    start = end + 1;
+  }
+  childFail(makeError("exec \"" + prog + "\": executable file not found in $PATH", ENOENT));
+}
+
 /// Splits the namespaces into (join, unshare) for the intermediate process.
 void planNamespaces(const std::vector<NamespaceSpec>& ns, ChildPlan& plan) {
   // The user namespace first (it owns the others, and gives the capabilities to join them),
@@ -411,6 +441,7 @@ Result<SpawnedProcess> spawnContainerInit(const ContainerConfig& config, StdioPa
     if (auto s = prepareRootfs(config.rootfs); !s.ok()) childFail(s.error());
     becomeSessionLeader(config.process, true);
     if (auto s = finalizeRootfs(config.rootfs); !s.ok()) childFail(s.error());
+    checkProgramExists(config.process);
     sendMsg(kSyncFd, kReady);
     awaitMsg(kStart);
     execProcess(config.process);
