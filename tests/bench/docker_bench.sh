@@ -75,10 +75,10 @@ for i in $(seq "$RUNS"); do
 done
 kpar=$(parallel10 kata-runtime)
 rpar=$(parallel10 runc)
-samples() { awk '{printf "%s%.2f", NR > 1 ? " " : "", $1}' "$1"; }
+samples() { awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}' "$1"; }
 
 echo "| measure | kata-runtime | runc | kata-runtime samples (s) |"
 echo "|---|---|---|---|"
 echo "| \`docker run --rm IMAGE true\` | $(median <"$TEST_ROOT/kt") s | $(median <"$TEST_ROOT/rt") s | $(samples "$TEST_ROOT/kt") |"
 echo "| \`docker run -d\` to the first log line | $(median <"$TEST_ROOT/kl") s | $(median <"$TEST_ROOT/rl") s | $(samples "$TEST_ROOT/kl") |"
-printf '| 10 \`docker run -d\` in parallel, all running | %.2f s | %.2f s | one run |\n' "$kpar" "$rpar"
+printf '| 10 `docker run -d` in parallel, all running | %.2f s | %.2f s | one run |\n' "$kpar" "$rpar"
