@@ -128,7 +128,8 @@ Error errorFrom(const SyncMsg& m) { return makeError(m.text, m.code); }
 // case-sensitively, so it is strerror with a lower-case first letter.
 Error execError(const std::string& prog, int err) {
   std::string reason = std::strerror(err);
-  if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+  if (!reason.empty())
+    reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
   return makeError("exec \"" + prog + "\": " + reason, err);
 }
 

@@ -36,10 +36,15 @@ struct ChildFailure {
   int stage;  // index into kStageNames
   int err;    // errno
 };
-constexpr const char* kStageNames[] = {
-    "exec",           "set up stdio",    "chdir",           "setsid",
-    "open /dev/null", "drop capability", "install seccomp", "enter network namespace",
-    "set the controlling terminal"};
+constexpr const char* kStageNames[] = {"exec",
+                                       "set up stdio",
+                                       "chdir",
+                                       "setsid",
+                                       "open /dev/null",
+                                       "drop capability",
+                                       "install seccomp",
+                                       "enter network namespace",
+                                       "set the controlling terminal"};
 enum Stage { kExec = 0, kStdio, kChdir, kSetsid, kDevNull, kCapability, kSeccomp, kNetns, kCtty };
 
 // Everything the child needs, prepared before fork: between fork and exec a multithreaded

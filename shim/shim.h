@@ -35,7 +35,7 @@ namespace kata::shim {
 inline constexpr int kExitAgentLost = 255;
 
 struct WatchedProcess {
-  int pidfd = -1;  // inherited, open for the shim's whole life
+  int pidfd = -1;    // inherited, open for the shim's whole life
   std::string name;  // for the message: "QEMU", "kata-proxy"
 };
 

@@ -94,8 +94,9 @@ TEST(ShimOptions, WatchedPidfds) {
   for (const char* bad : {"3", "3=", "=QEMU", "x=QEMU", "2=QEMU", "-1=QEMU"}) {
     args = base();
     args.insert(args.end(), {"-watch-pidfd", bad});
-    STRCMP_EQUAL(("invalid -watch-pidfd \"" + std::string(bad) + "\" (want FD=NAME, FD above 2)").c_str(),
-                 errorOf(args).c_str());
+    STRCMP_EQUAL(
+        ("invalid -watch-pidfd \"" + std::string(bad) + "\" (want FD=NAME, FD above 2)").c_str(),
+        errorOf(args).c_str());
   }
 }
 
