@@ -50,11 +50,13 @@ asan:
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L 'unit|component' $(CTEST_ARGS)
 
-# Builds the fuzz targets (CC=clang; -fsanitize=fuzzer,address,undefined on all the code).
+# Builds the fuzz targets (CC=clang; -fsanitize=fuzzer,address,undefined on all the code):
+# those named in FUZZ_TARGETS, else all.
 fuzz-build:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_FLAGS) -DKATA_FUZZ=ON \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target \
+	  $(if $(FUZZ_TARGETS),$(FUZZ_TARGETS:%=%_fuzz),fuzz_targets)
 
 # Fuzzes each target in turn (nice -n 10, one at a time); a crash is copied into
 # tests/fuzz/corpus/<target>/ as a regression input (replayed by `make test`) and fails.

@@ -18,6 +18,7 @@
 #include "agent/reaper.h"
 #include "agent/sandbox.h"
 #include "agent/server.h"
+#include "lib/dns_message.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/unique_fd.h"
@@ -138,6 +139,14 @@ int runAgent(const AgentOptions& options) {
   if (serveChannel) {
     ChannelOptions co;
     co.vsock = kp.useVsock && ::access("/dev/vsock", F_OK) == 0;
+    // Only the VM's init: in host test mode 127.0.0.11 is the host's. Set before the channel
+    // starts: requests arrive through it.
+    if (isInit) {
+      sandbox.onDockerDns([&channel] {
+        if (auto s = channel.enableDnsRelay(dns::kDockerDnsAddress); !s.ok())
+          log::warn("no DNS relay", {{"error", s.error().str()}});
+      });
+    }
     if (auto s = channel.start(co); !s.ok()) fatal(isInit, s.error().str());
     clock.step("channel");
   }

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/dns_message.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/yamux_bridge.h"
@@ -46,6 +47,10 @@ Status Channel::start(ChannelOptions options) {
   stopAsync_->data = this;
   uv_async_init(&loop_, stopAsync_.get(),
                 [](uv_async_t* a) { static_cast<Channel*>(a->data)->closeAll(); });
+  dnsAsync_ = std::make_unique<uv_async_t>();
+  dnsAsync_->data = this;
+  uv_async_init(&loop_, dnsAsync_.get(),
+                [](uv_async_t* a) { static_cast<Channel*>(a->data)->startDnsRelay(); });
   KATA_TRY(retryTimer_.init(&loop_, [this] { openSerial(); }));
   if (options_.vsock) {
     if (auto s = listenVsock(); !s.ok()) {
@@ -70,7 +75,42 @@ void Channel::closeAll() {
   retryTimer_.reset();
   vsockPoll_.reset();
   vsockFd_.reset();
+  dnsRelay_.reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(dnsAsync_.get()), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(stopAsync_.get()), nullptr);
+}
+
+Status Channel::enableDnsRelay(const std::string& address) {
+  if (!thread_.joinable() || !options_.serial)
+    return makeError("no DNS relay: the agent channel is not served over virtio-serial", ENOTSUP);
+  std::lock_guard<std::mutex> lock(dnsMu_);
+  if (dnsEnabled_) return okStatus();
+  KATA_ASSIGN_OR_RETURN(DnsRelay::Sockets sockets, DnsRelay::bind(address, dns::kDnsPort));
+  dnsSockets_ = std::move(sockets);
+  dnsEnabled_ = true;
+  uv_async_send(dnsAsync_.get());
+  return okStatus();
+}
+
+void Channel::startDnsRelay() {
+  std::optional<DnsRelay::Sockets> sockets;
+  {
+    std::lock_guard<std::mutex> lock(dnsMu_);
+    sockets.swap(dnsSockets_);
+  }
+  if (!sockets || stopping_) return;
+  auto open = [this]() -> Result<yamux::Stream*> {
+    yamux::Mux* mux = session_.mux();
+    if (!mux) return makeError("the host is not connected", ENOTCONN);
+    return mux->open();
+  };
+  auto relay = DnsRelay::start(&loop_, std::move(*sockets), open);
+  if (!relay.ok()) {
+    log::warn("DNS relay not started", {{"error", relay.error().str()}});
+    return;
+  }
+  dnsRelay_ = std::move(relay).value();
+  log::info("DNS relay started");
 }
 
 void Channel::run() {

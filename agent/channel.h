@@ -10,9 +10,12 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "agent/dns_relay.h"
 #include "lib/result.h"
 #include "lib/unique_fd.h"
 #include "lib/uv_handle.h"
@@ -51,6 +54,12 @@ class Channel {
   /// Ends the session being served, closes every handle and the loop, joins the thread.
   void stop();
 
+  /// Answers DNS at `address`:53 in the guest through the host (agent/dns_relay.h), from now
+  /// on; nothing when it already does. Any thread, once the channel started; the sockets are
+  /// bound before it returns. Fails when the serial channel is not served (vsock mode has no
+  /// kata-proxy to relay).
+  Status enableDnsRelay(const std::string& address);
+
   /// Sessions served so far (for tests and logs).
   uint64_t sessions() const { return sessions_.load(); }
 
@@ -59,12 +68,18 @@ class Channel {
   void openSerial();
   Status listenVsock();
   void acceptVsock();
-  void closeAll();  // on the loop thread: the loop then runs out of handles and returns
+  void startDnsRelay();  // on the loop thread
+  void closeAll();       // on the loop thread: the loop then runs out of handles and returns
 
   std::function<void(int fd)> addConnection_;
   ChannelOptions options_;
   uv_loop_t loop_{};
   std::unique_ptr<uv_async_t> stopAsync_;
+  std::unique_ptr<uv_async_t> dnsAsync_;
+  std::mutex dnsMu_;
+  std::optional<DnsRelay::Sockets> dnsSockets_;  // bound, waiting for the loop (under dnsMu_)
+  bool dnsEnabled_ = false;                      // under dnsMu_
+  std::unique_ptr<DnsRelay> dnsRelay_;           // loop thread
   uv::Timer retryTimer_;
   uv::Poll vsockPoll_;
   UniqueFd vsockFd_;

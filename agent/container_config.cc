@@ -1,17 +1,22 @@
 #include "agent/container_config.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <map>
+#include <memory>
 #include <set>
 
 #include "agent/cgroups.h"
 #include "agent/namespaces.h"
 #include "agent/seccomp.h"
 #include "lib/log.h"
+#include "lib/unique_fd.h"
 #include "protocols/agent.pb.h"
 #include "protocols/oci.pb.h"
 
@@ -130,7 +135,45 @@ const std::set<std::string>& supportedMountTypes() {
   return types;
 }
 
+Status collectDevices(int dirFd, const std::string& shown, int depth,
+                      std::vector<DeviceSpec>& out) {
+  // A guest's /dev is a handful of levels deep (/dev/dri/by-path/...); deeper is a loop.
+  if (depth > 8) return okStatus();
+  UniqueFd own(::openat(dirFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!own) return sysError("open " + shown);
+  DIR* d = ::fdopendir(own.get());
+  if (!d) return sysError("read " + shown);
+  (void)own.release();  // the DIR owns it now
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
+  static const std::set<std::string> skipped = {".", "..", "pts", "shm", "fd", "mqueue", "console"};
+  while (struct dirent* e = ::readdir(dir.get())) {
+    std::string name = e->d_name;
+    if (skipped.count(name)) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(dir.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    std::string path = shown + "/" + name;
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(
+          ::openat(::dirfd(dir.get()), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) KATA_TRY(collectDevices(sub.get(), path, depth + 1, out));
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+      out.push_back({path, st.st_mode & S_IFMT, major(st.st_rdev), minor(st.st_rdev),
+                     st.st_mode & 07777, st.st_uid, st.st_gid});
+    }
+    if (out.size() > kMaxListItems) return makeError(shown + ": too many devices", E2BIG);
+  }
+  return okStatus();
+}
+
 }  // namespace
+
+Result<std::vector<DeviceSpec>> listDevices(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return sysError("open " + dir);
+  std::vector<DeviceSpec> out;
+  KATA_TRY(collectDevices(fd.get(), "/dev", 0, out));
+  return out;
+}
 
 Status validateContainerPath(const std::string& path, const std::string& what) {
   if (path.empty() || path[0] != '/') {
@@ -369,6 +412,15 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
     ds.uid = d.uid();
     ds.gid = d.gid();
     c.rootfs.devices.push_back(std::move(ds));
+  }
+  if (auto a = spec.annotations().find(kGuestDevicesAnnotation); a != spec.annotations().end()) {
+    if (a->second != "all") {
+      return makeError(std::string("annotation ") + kGuestDevicesAnnotation + " must be \"all\"",
+                       EINVAL);
+    }
+    // After the spec's own: a spec device of the same path is made first and wins.
+    KATA_ASSIGN_OR_RETURN(auto guest, listDevices("/dev"));
+    c.rootfs.devices.insert(c.rootfs.devices.end(), guest.begin(), guest.end());
   }
 
   KATA_TRY(checkListSize(linux.maskedpaths(), "linux.maskedPaths"));

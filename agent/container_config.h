@@ -28,6 +28,11 @@ namespace kata::agent {
 /// Where the runtime shares container rootfs and volumes in the guest.
 inline constexpr const char* kSharedDir = "/run/kata-containers/shared/containers";
 
+/// Set by the runtime on a privileged container's spec (docker --privileged, whose host devices
+/// cannot enter the VM): "all" gives the container a node for every device of the guest, as
+/// runc gives a privileged container every device of the host.
+inline constexpr const char* kGuestDevicesAnnotation = "io.katacontainers.guest_devices";
+
 struct NamespaceSpec {
   int flag = 0;      // CLONE_NEW*
   std::string path;  // join this one; empty = create a new one
@@ -124,6 +129,11 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
 Result<ProcessSpec> buildProcessSpec(const grpc::Process& process,
                                      const grpc::StringUser* stringUser, const std::string& rootfs,
                                      const SeccompProgram& seccomp);
+
+/// Every character and block device below `dir`, as runc lists a host's devices for a
+/// privileged container: pts, shm, fd and mqueue and the console are left out; symlinks are not
+/// followed. Paths are given as below /dev.
+Result<std::vector<DeviceSpec>> listDevices(const std::string& dir);
 
 /// True when the sysctl `key` is namespaced (only affects the container) or the agent runs as
 /// the VM's init, where the whole kernel belongs to the sandbox.

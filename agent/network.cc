@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <string_view>
 
 #include "lib/netlink.h"
 #include "lib/parse.h"
@@ -294,7 +295,22 @@ Result<types::Interface> updateInterface(const types::Interface& want) {
   if (!want.name().empty() && want.name() != current) {
     int other = rtnl_link_name2i(links.get(), want.name().c_str());
     if (other > 0 && other != ifindex) {
-      return makeError("interface name " + want.name() + " is taken", EEXIST);
+      // The guest kernel names its NICs eth0, eth1, ... in PCI order, which need not be the
+      // order of the host's names (a container on two networks may get eth1 first): a NIC
+      // holding such a kernel name moves aside, and gets its own when the host configures
+      // it. Any other holder keeps its name.
+      rtnl_link* holder = rtnl_link_get(links.get(), other);
+      LinkPtr held(holder);
+      const std::string_view name = want.name();
+      const bool kernelName = name.size() > 3 && name.substr(0, 3) == "eth" &&
+                              name.find_first_not_of("0123456789", 3) == std::string_view::npos;
+      if (!holder || !kernelName || (rtnl_link_get_flags(holder) & IFF_LOOPBACK))
+        return makeError("interface name " + want.name() + " is taken", EEXIST);
+      LinkPtr aside(rtnl_link_alloc());
+      rtnl_link_unset_flags(aside.get(), IFF_UP);
+      rtnl_link_set_name(aside.get(), ("kata_tmp" + std::to_string(other)).c_str());
+      if (int rc = rtnl_link_change(sk.get(), holder, aside.get(), 0); rc < 0)
+        return nlError(rc, "move " + want.name() + " aside");
     }
     LinkPtr down(rtnl_link_alloc());
     rtnl_link_unset_flags(down.get(), IFF_UP);

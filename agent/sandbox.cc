@@ -7,6 +7,7 @@
 
 #include "agent/modules.h"
 #include "lib/container_id.h"
+#include "lib/dns_message.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "protocols/agent.pb.h"
@@ -104,6 +105,13 @@ Status Sandbox::createContainer(const grpc::CreateContainerRequest& req) {
     creating_.push_back(id);
     ctx.guestMode = guestMode_;
     ctx.sharedPidNs = sharedPidNs_;
+  }
+  if (ctx.guestMode && dockerDnsWanted_) {
+    for (const auto& m : req.oci().mounts()) {
+      if (m.destination() != "/etc/resolv.conf") continue;
+      auto text = readFile(m.source(), 64 * 1024);
+      if (text.ok() && dns::resolvConfNamesDockerDns(*text)) dockerDnsWanted_();
+    }
   }
   auto c = Container::create(req, ctx, reaper_);
   std::lock_guard<std::mutex> lock(mu_);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,9 @@ class Sandbox {
   Status destroy();
 
   Status createContainer(const grpc::CreateContainerRequest& req);
+  /// Called (guest mode) when a container's /etc/resolv.conf names Docker's embedded DNS
+  /// server, 127.0.0.11: the agent then relays DNS there (agent/dns_relay.h).
+  void onDockerDns(std::function<void()> wanted) { dockerDnsWanted_ = std::move(wanted); }
   /// The container, or an ENOENT error naming the id (ids are validated first).
   Result<std::shared_ptr<Container>> container(const std::string& id) const;
   Status removeContainer(const std::string& id, unsigned timeoutSec);
@@ -55,6 +59,7 @@ class Sandbox {
   Reaper& reaper_;
   const bool guestMode_;
   const std::string modulesList_;
+  std::function<void()> dockerDnsWanted_;
   mutable std::mutex mu_;
   bool created_ = false;
   std::string id_;

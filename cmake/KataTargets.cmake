@@ -1,12 +1,16 @@
 # Helpers that keep every component's CMakeLists.txt to a few lines. Sources are globbed so
 # that adding a file never needs a build-system edit (CONFIGURE_DEPENDS re-runs the glob).
 
-# kata_component_library(<target> LIBS <libs...>)
-#   A static library of every *.cc in the current directory except main.cc and *_fuzz.cc.
+# kata_component_library(<target> [EXCLUDE <regex>] LIBS <libs...>)
+#   A static library of every *.cc in the current directory except main.cc, *_fuzz.cc and the
+#   files whose path matches EXCLUDE.
 function(kata_component_library target)
-  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "EXCLUDE" "LIBS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
   list(FILTER srcs EXCLUDE REGEX "/main\\.cc$|_fuzz\\.cc$")
+  if(ARG_EXCLUDE)
+    list(FILTER srcs EXCLUDE REGEX "${ARG_EXCLUDE}")
+  endif()
   if(NOT srcs)
     return()  # component not written yet
   endif()
@@ -82,4 +86,20 @@ function(kata_add_test_suites)
       add_subdirectory(${dir})
     endif()
   endforeach()
+endfunction()
+
+# kata_go_peer(<target> <binary>): builds peer/main.go of the current directory into <binary>
+#   offline, against Debian's Go library sources in KATA_GOPATH (GOPATH mode, no network), with
+#   GO_EXECUTABLE; <target> is the custom target to depend on. For the interop tests' peers.
+function(kata_go_peer target binary)
+  add_custom_command(
+    OUTPUT ${binary}
+    COMMAND ${CMAKE_COMMAND} -E env GO111MODULE=off GOPATH=${KATA_GOPATH} GOPROXY=off
+            GOFLAGS= CGO_ENABLED=0 GOCACHE=${CMAKE_CURRENT_BINARY_DIR}/gocache
+            ${GO_EXECUTABLE} build -o ${binary} main.go
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/peer
+    DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/peer/main.go
+    COMMENT "Building ${target} (Go)"
+    VERBATIM)
+  add_custom_target(${target} DEPENDS ${binary})
 endfunction()

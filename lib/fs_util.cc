@@ -195,4 +195,20 @@ Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mo
   return okStatus();
 }
 
+Status writeControlFile(const std::string& path, std::string_view value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
+  if (!fd) return sysError("open " + path);
+  if (::write(fd.get(), value.data(), value.size()) != ssize_t(value.size()))
+    return sysError("write \"" + std::string(value) + "\" to " + path);
+  return okStatus();
+}
+
+std::string readControlFile(const std::string& path) {
+  auto text = readFile(path, 1 << 16);
+  if (!text.ok()) return "";
+  std::string s = std::move(*text);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 }  // namespace kata

@@ -34,4 +34,11 @@ Result<std::string> readFile(const std::string& path, size_t maxBytes);
 Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mode,
                        bool exclusive = false);
 
+/// Writes `value` to an existing file with one write(2), as kernel control files (cgroup, proc)
+/// take them; the error names the value and the path.
+Status writeControlFile(const std::string& path, std::string_view value);
+
+/// A small control file's content without trailing newlines and spaces; "" when unreadable.
+std::string readControlFile(const std::string& path);
+
 }  // namespace kata

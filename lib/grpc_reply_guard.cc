@@ -14,7 +14,7 @@ namespace {
 
 // HTTP/2 (RFC 9113) frame types and flags the scanner follows.
 constexpr uint8_t kData = 0x0, kHeaders = 0x1, kRstStream = 0x3, kContinuation = 0x9;
-constexpr uint8_t kEndStream = 0x1, kEndHeaders = 0x4, kPadded = 0x8;
+constexpr uint8_t kEndStream = 0x1, kPadded = 0x8;
 
 constexpr size_t kRelayBuffer = 64 << 10;
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 
 #include "lib/log.h"
 #include "lib/uv_fd.h"
@@ -15,12 +16,20 @@ constexpr size_t kPeerChunk = 64 * 1024;
 
 class PeerBridge : public StreamHandler {
  public:
-  PeerBridge(Stream& stream, UniqueFd peer)
-      : stream_(stream), peer_(std::move(peer)), peerIsSocket_(uv::isSocket(peer_.get())) {}
+  PeerBridge(Stream& stream, UniqueFd peer, BridgeOptions options)
+      : stream_(stream),
+        peer_(std::move(peer)),
+        peerIsSocket_(uv::isSocket(peer_.get())),
+        options_(std::move(options)) {}
 
   Status start() {
-    return poll_.init(stream_.mux().loop(), peer_.get(),
-                      [this](int status, int events) { onPoll(status, events); });
+    KATA_TRY(poll_.init(stream_.mux().loop(), peer_.get(),
+                        [this](int status, int events) { onPoll(status, events); }));
+    if (options_.maxLifetimeMs > 0) {
+      KATA_TRY(lifetime_.init(stream_.mux().loop(), [this] { fail("lifetime over"); }));
+      lifetime_.start(options_.maxLifetimeMs);
+    }
+    return okStatus();
   }
 
   void onReadable(Stream&) override {
@@ -31,7 +40,9 @@ class PeerBridge : public StreamHandler {
   void onClosed(Stream&, const Error&) override {
     closed_ = true;
     poll_.reset();  // stop watching before the fd goes
+    lifetime_.reset();
     peer_.reset();
+    if (auto done = std::exchange(options_.onClosed, nullptr)) done();
   }
 
   void update() {
@@ -81,6 +92,14 @@ class PeerBridge : public StreamHandler {
     while (!closed_ && !writeBlocked_) {
       std::span<const uint8_t> chunk = stream_.peek();
       if (chunk.empty()) break;
+      // peek() shows the oldest chunk, which may have grown since it was last inspected.
+      if (options_.inspectFromStream && inspected_ < chunk.size()) {
+        if (!options_.inspectFromStream(chunk.subspan(inspected_))) {
+          fail("refused by the inspector");
+          return;
+        }
+        inspected_ = chunk.size();
+      }
       ssize_t n = uv::writeSome(peer_.get(), peerIsSocket_, chunk);
       if (n == 0) {
         writeBlocked_ = true;
@@ -90,6 +109,7 @@ class PeerBridge : public StreamHandler {
         fail("write to peer failed");
         return;
       }
+      inspected_ -= std::min(inspected_, static_cast<size_t>(n));
       stream_.consume(static_cast<size_t>(n));  // grants window only for delivered bytes
     }
     if (!closed_ && !peerWriteShut_ && stream_.atEof()) {
@@ -109,6 +129,9 @@ class PeerBridge : public StreamHandler {
   UniqueFd peer_;
   bool peerIsSocket_;
   uv::Poll poll_;
+  BridgeOptions options_;
+  uv::Timer lifetime_;
+  size_t inspected_ = 0;  // bytes at the front of peek() that inspectFromStream has seen
   bool closed_ = false;
   bool peerEof_ = false;
   bool peerWriteShut_ = false;
@@ -117,13 +140,13 @@ class PeerBridge : public StreamHandler {
 
 }  // namespace
 
-Status bridge(Stream& stream, UniqueFd peer) {
+Status bridge(Stream& stream, UniqueFd peer, BridgeOptions options) {
   if (stream.closed()) return makeError("bridge: yamux stream is closed", EPIPE);
   if (!peer.valid()) {
     stream.reset();
     return makeError("bridge: invalid peer fd", EBADF);
   }
-  auto handler = std::make_unique<PeerBridge>(stream, std::move(peer));
+  auto handler = std::make_unique<PeerBridge>(stream, std::move(peer), std::move(options));
   Status st = handler->start();
   if (!st.ok()) {
     stream.reset();
@@ -146,6 +169,11 @@ MuxOptions serverOptions() {
 void ServedSession::shutdown(const Error& reason) const {
   auto holder = mux_.lock();
   if (holder && *holder && !(*holder)->closed()) (*holder)->shutdown(reason);
+}
+
+Mux* ServedSession::mux() const {
+  auto holder = mux_.lock();
+  return holder && *holder && !(*holder)->closed() ? holder->get() : nullptr;
 }
 
 Result<ServedSession> serveMux(uv_loop_t* loop, UniqueFd muxFd,

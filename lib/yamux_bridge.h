@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 
 #include "lib/result.h"
 #include "lib/unique_fd.h"
@@ -40,7 +41,17 @@ namespace kata::yamux {
 ///  * an error on either side resets the stream and closes the peer; a stream reset or a
 ///    session end closes the peer.
 /// Takes ownership of `peer` even on failure (the stream is then reset).
-Status bridge(Stream& stream, UniqueFd peer);
+struct BridgeOptions {
+  /// Sees every byte the stream delivers, once and in order, before it goes to the peer;
+  /// returning false resets the stream (a relay's check on what a guest sends).
+  std::function<bool(std::span<const uint8_t>)> inspectFromStream;
+  /// The stream is reset this long after the bridge started (0: never).
+  uint64_t maxLifetimeMs = 0;
+  /// Runs once when a bridge that started (bridge() returned ok) ends: the stream closed or
+  /// reset, or the session ended.
+  std::function<void()> onClosed;
+};
+Status bridge(Stream& stream, UniqueFd peer, BridgeOptions options = {});
 
 /// Options for serveMux: server role, no pings of our own, no write timeout.
 MuxOptions serverOptions();
@@ -52,6 +63,8 @@ class ServedSession {
   /// On the loop's thread: resets the streams, sends go-away and closes the connection; the
   /// session's onClose follows and then it frees itself. Nothing when it already ended.
   void shutdown(const Error& reason) const;
+  /// The session's Mux while it runs (loop thread only), else nullptr.
+  Mux* mux() const;
 
  private:
   friend Result<ServedSession> serveMux(uv_loop_t*, UniqueFd, std::function<Result<UniqueFd>()>,

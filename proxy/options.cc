@@ -50,6 +50,8 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
       target = &o.sandbox;
     else if (name == "agent-logs-socket")
       target = &o.agentLogsSocket;
+    else if (name == "dns-netns")
+      target = &o.dnsNetns;
     else if (name != "log")
       return makeError("flag provided but not defined: -" + name, EINVAL);
     if (!hasValue) {
@@ -75,6 +77,9 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
   if (o.muxSocket.rfind(kUnixScheme, 0) == 0) o.muxSocket.erase(0, kUnixScheme.size());
   if (o.agentLogsSocket.rfind(kUnixScheme, 0) == 0) {
     o.agentLogsSocket.erase(0, kUnixScheme.size());
+  }
+  if (!o.dnsNetns.empty() && o.dnsNetns[0] != '/') {
+    return makeError("invalid -dns-netns \"" + o.dnsNetns + "\": want an absolute path", EINVAL);
   }
   return o;
 }

@@ -1,6 +1,6 @@
 // kata-proxy: one per sandbox. Multiplexes every client connection accepted on the listen
 // socket (runtime, shims) onto the guest agent channel as a yamux stream, pings the agent every
-// second, and re-logs the guest console.
+// second, re-logs the guest console, and relays the guest's DNS queries (proxy/dns_relay.h).
 #pragma once
 
 #include <uv.h>
@@ -13,6 +13,7 @@
 #include "lib/uv_handle.h"
 #include "lib/yamux_mux.h"
 #include "proxy/console.h"
+#include "proxy/dns_relay.h"
 #include "proxy/options.h"
 
 namespace kata::proxy {
@@ -20,14 +21,6 @@ namespace kata::proxy {
 /// How long to retry connecting to the mux and console sockets: QEMU may create them a few
 /// hundred milliseconds after the proxy starts.
 inline constexpr int kConnectRetryMs = 5000;
-
-/// Connects a blocking-free unix stream socket to `path`, retrying ENOENT/ECONNREFUSED for up
-/// to `retryMs`.
-Result<UniqueFd> connectUnix(const std::string& path, int retryMs);
-
-/// Creates a listening unix socket at `path` with mode 0600. A stale socket left by a dead
-/// proxy is replaced; a live one or any other kind of file is an error.
-Result<UniqueFd> listenUnix(const std::string& path);
 
 class Proxy {
  public:
@@ -46,6 +39,8 @@ class Proxy {
 
   Options options_;
   uv_loop_t loop_;
+  bool relayDns_ = false;  // the proxy runs in the sandbox's netns: agent streams are DNS
+  DnsRelay dnsRelay_;
   std::unique_ptr<yamux::Mux> mux_;
   UniqueFd listenFd_;
   bool listening_ = false;  // we created options_.listenSocket and must remove it

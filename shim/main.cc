@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/printable.h"
 #include "lib/version.h"
+#include "shim/oom_relay.h"
 #include "shim/options.h"
 #include "shim/shim.h"
 #include "shim/shim_log.h"
@@ -15,6 +16,8 @@
 
 int main(int argc, char** argv) {
   using namespace kata::shim;
+  // The OOM relay's helper (oom_relay.h): this binary again, single-threaded.
+  if (argc == 3 && std::string(argv[1]) == "-oom-notify-cgroup") return notifyOomHelper(argv[2]);
   // Before anything can start a thread: every thread must inherit the blocked mask, so that
   // forwarded signals reach only the signal thread's signalfd.
   auto blocked = blockForwardedSignals();
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
   config.forwardedSignals = *blocked;
   config.startupPagesFile = "/proc/self/exe";
   for (const auto& [fd, name] : opts.watchPidfds) config.watched.push_back({fd, name});
+  if (opts.oomRelay && opts.execId == opts.container) config.relayOom = relayOom;
   AgentUrl url = opts.agent;
   Shim shim(std::move(config), [url] { return dialAgent(url); });
   int code = shim.run();

@@ -24,6 +24,7 @@ constexpr FlagSpec kFlags[] = {
     {"proxy-exit-code", true, "exit with the process's exit code (default true)"},
     {"debug", true, "log at debug level"},
     {"watch-pidfd", false, "FD=NAME: give up when the process of this inherited pidfd exits"},
+    {"oom-relay", true, "relay the container's OOM kills in the guest to this host memory cgroup"},
     {"version", true, "print the version and exit"},
 };
 
@@ -94,6 +95,7 @@ Result<Invocation> parseArgs(const std::vector<std::string>& args) {
       if (name == "trace") o.trace = b;
       if (name == "proxy-exit-code") o.proxyExitCode = b;
       if (name == "debug") o.debug = b;
+      if (name == "oom-relay") o.oomRelay = b;
       if (name == "version") version = b;
       continue;
     }

@@ -26,6 +26,7 @@ struct Options {
   /// -watch-pidfd FD=NAME (repeatable): an inherited pidfd of a process the agent needs
   /// (kata-runtime passes QEMU's and kata-proxy's); the shim gives up when it exits.
   std::vector<std::pair<int, std::string>> watchPidfds;
+  bool oomRelay = false;        // -oom-relay: relay the container's guest OOMs (oom_relay.h)
 };
 
 enum class Action { Run, Help, Version };

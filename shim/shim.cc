@@ -22,6 +22,8 @@ using Clock = std::chrono::steady_clock;
 using Stub = ::grpc::AgentService::Stub;
 
 constexpr auto kFirstBackoff = 50ms;
+constexpr auto kOomGrace = 300ms;      // for an OOM event to arrive after a SIGKILL exit
+constexpr auto kOomRelayMax = 5000ms;  // for its relay to finish
 constexpr size_t kMaxFatalBytes = 1024;
 constexpr auto kMaxBackoff = 1000ms;
 
@@ -317,6 +319,37 @@ void Shim::watchLoop() {
   }
 }
 
+void Shim::oomLoop() {
+  ::grpc::GetOOMEventRequest req;
+  for (int failures = 0; failures < 5;) {
+    ::grpc::OOMEvent resp;
+    ::grpc::Status failure;
+    Outcome o = call("GetOOMEvent", &Stub::GetOOMEvent, req, &resp, &failure);
+    if (o == Outcome::Stopped) return;
+    if (o == Outcome::Failed) {
+      if (failure.error_code() == ::grpc::StatusCode::UNIMPLEMENTED) return;
+      log::debug("GetOOMEvent failed", {{"error", failure.error_message()}});
+      failures++;
+      if (!sleepUnlessStopping(std::chrono::milliseconds(500))) return;
+      continue;
+    }
+    if (resp.container_id() != config_.container) continue;  // another container's
+    log::info("the container hit its memory limit in the guest: relaying the OOM to the host");
+    {
+      std::lock_guard lock(mu_);
+      oomRelaying_ = true;
+    }
+    if (auto st = config_.relayOom(); !st.ok())
+      log::warn("OOM not relayed", {{"error", st.error().str()}});
+    {
+      std::lock_guard lock(mu_);
+      oomRelaying_ = false;
+      oomRelayed_ = true;
+    }
+    cv_.notify_all();
+  }
+}
+
 void Shim::signalLoop(UniqueFd signalFd) {
   for (;;) {
     pollfd fds[2] = {{signalFd.get(), POLLIN, 0}, {stopEvent_.get(), POLLIN, 0}};
@@ -404,6 +437,7 @@ int Shim::run() {
   if (!config_.terminal) threads_.emplace_back([this] { outputLoop(true); });
   threads_.emplace_back([this] { stdinLoop(); });
   if (!config_.watched.empty()) threads_.emplace_back([this] { watchLoop(); });
+  if (config_.relayOom) threads_.emplace_back([this] { oomLoop(); });
   if (config_.forwardedSignals) {
     if (auto fd = openSignalFd(*config_.forwardedSignals); fd.ok()) {
       threads_.emplace_back([this, sfd = std::move(*fd)]() mutable { signalLoop(std::move(sfd)); });
@@ -426,6 +460,13 @@ int Shim::run() {
       lock.lock();
     }
     cv_.wait(lock, done);
+    // Killed by SIGKILL, as the guest's OOM killer does: its OOM event comes at about the same
+    // time as the exit, and must be relayed first (Docker takes OOMKilled from an OOM reported
+    // before the exit).
+    if (config_.relayOom && exitStatus_ == 128 + SIGKILL) {
+      cv_.wait_for(lock, kOomGrace, [this] { return oomRelaying_ || oomRelayed_; });
+      cv_.wait_for(lock, kOomRelayMax, [this] { return !oomRelaying_; });
+    }
   }
   stopAll();
   for (auto& t : threads_) t.join();

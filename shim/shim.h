@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -68,6 +69,10 @@ struct ShimConfig {
   /// pidfds: when one exits, the shim gives up at once, naming it, instead of retrying for
   /// retryTimeout (nothing restarts them), so that Docker sees the container exit.
   std::vector<WatchedProcess> watched;
+  /// Set (init process only): the shim asks the agent for its container's OOM events
+  /// (GetOOMEvent) and calls this for each (shim/oom_relay.h). An exit by SIGKILL waits
+  /// briefly for an OOM event that is under way, so that it is reported before the exit.
+  std::function<Status()> relayOom;
 };
 
 class Shim {
@@ -109,6 +114,7 @@ class Shim {
   void waitLoop();
   void signalLoop(UniqueFd signalFd);
   void watchLoop();
+  void oomLoop();
 
   void setFatal(std::string message);
   bool stopping() const;
@@ -126,6 +132,8 @@ class Shim {
   bool ran_ = false;
   std::optional<int> exitStatus_;
   int openOutputs_ = 0;
+  bool oomRelaying_ = false;  // an OOM event arrived and its relay runs
+  bool oomRelayed_ = false;
   std::string fatal_;
   std::set<::grpc::ClientContext*> inFlight_;
   std::vector<std::thread> threads_;

@@ -1,8 +1,10 @@
 #include "runtime/virtcontainers/lifecycle.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "lib/unique_fd.h"
 #include "runtime/virtcontainers/console.h"
 #include "runtime/virtcontainers/hooks.h"
+#include "runtime/virtcontainers/host_cgroup.h"
 #include "runtime/virtcontainers/rollback.h"
 #include "runtime/virtcontainers/sandbox.h"
 #include "runtime/virtcontainers/shared_dir.h"
@@ -124,6 +127,14 @@ Status createMountPoints(const std::string& rootfs, const std::vector<MountPoint
   return okStatus();
 }
 
+// The size of a host tmpfs bound on /dev/shm; Docker's default 64 MiB when it is not a tmpfs.
+uint64_t shmSize(const std::string& source) {
+  struct statfs sfs;
+  if (statfs(source.c_str(), &sfs) == 0 && sfs.f_type == TMPFS_MAGIC && sfs.f_blocks > 0)
+    return uint64_t(sfs.f_blocks) * uint64_t(sfs.f_bsize);
+  return 64u << 20;
+}
+
 // Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share, and
 // what the guest cannot take from a host spec goes (constrainForGuest). `mountPoints` gets the
 // destination of every mount the guest will make.
@@ -141,12 +152,13 @@ Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
     bool directory = true;
     if (isBindMount(m)) {
       if (m.destination == "/dev/shm") {
-        // Docker's per-container shm is a host tmpfs; a guest tmpfs behaves the same.
+        // Docker's per-container shm (--ipc shareable) is a host tmpfs of --shm-size bytes; a
+        // guest tmpfs of the same size behaves the same.
         gm.set_type("tmpfs");
         gm.set_source("shm");
         gm.clear_options();
-        for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"})
-          gm.add_options(o);
+        for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777"}) gm.add_options(o);
+        gm.add_options("size=" + std::to_string(shmSize(m.source)));
       } else if (m.source == "/sys") {
         // runc's rootless spec binds the machine's sysfs: in a VM, the guest's.
         gm.set_type("bind");
@@ -189,6 +201,10 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
   opts.argv = {ctx.config.shim.path, "-agent", sandbox.agentUrl, "-container", cid,
                "-exec-id",           execId};
   if (terminal) opts.argv.push_back("-terminal");
+  // The init shim of the sandbox's container runs in its host cgroup, which containerd watches
+  // for OOMs: it relays the guest's (shim/oom_relay.h).
+  if (!sandbox.hostCgroup.empty() && cid == sandbox.id && execId == cid)
+    opts.argv.push_back("-oom-relay");
   if (ctx.config.shim.enable_debug) {
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
@@ -233,6 +249,11 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
     opts.extraFds.emplace_back(fd->get(), nextFd);
     opts.argv.push_back("-watch-pidfd");
     opts.argv.push_back(std::to_string(nextFd++) + "=" + name);
+  }
+  // The shim is accounted with the VM (sandbox_cgroup_only): it starts in the sandbox's cgroup.
+  if (!sandbox.hostCgroup.empty()) {
+    KATA_ASSIGN_OR_RETURN(CgroupHierarchies hierarchies, cgroupHierarchies());
+    KATA_TRY(enterHostCgroup(hierarchies, sandbox.hostCgroup));
   }
   ShimHandle h;
   if (foreground) {
@@ -409,6 +430,12 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     ss.netns = specNetns(spec);
     ss.newNetns = ss.netns.empty();
     ss.beforeNetworkScan = [&](const std::string& ns) { return runCreateHooks(hooks, ns); };
+    if (spec.linux) {
+      ss.resources = spec.linux->resources;
+      if (ctx.config.runtime.sandbox_cgroup_only) {
+        KATA_ASSIGN_OR_RETURN(ss.hostCgroup, hostCgroupPath(spec.linux->cgroupsPath));
+      }
+    }
     KATA_ASSIGN_OR_RETURN(sandbox, createSandbox(ctx.config, ss));
     undo.add([&sandbox] { (void)destroySandbox(sandbox); });
   }
@@ -743,15 +770,46 @@ Result<std::vector<pid_t>> hostPids(const RuntimeContext& ctx, const std::string
   return pids;
 }
 
+namespace {
+
+// The VM keeps the vCPUs and memory it booted with (no hotplug): a limit it cannot give is
+// refused before anything changes.
+Status checkFitsVm(const SandboxState& s, const oci::Resources& r) {
+  if (r.memory && r.memory->limit.value_or(0) > 0 && s.memoryMiB > 0) {
+    int64_t mib = (*r.memory->limit + (1 << 20) - 1) >> 20;
+    if (mib > s.memoryMiB)
+      return makeError("update: a memory limit of " + std::to_string(mib) +
+                           " MiB is more than the VM's " + std::to_string(s.memoryMiB) +
+                           " MiB, and its memory cannot grow (no memory hotplug); nothing changed",
+                       EINVAL);
+  }
+  if (r.cpu && r.cpu->quota.value_or(0) > 0 && r.cpu->period.value_or(0) > 0 && s.vcpus > 0) {
+    uint64_t n = (uint64_t(*r.cpu->quota) + *r.cpu->period - 1) / *r.cpu->period;
+    if (n > uint64_t(s.vcpus))
+      return makeError("update: a CPU limit of " + std::to_string(n) +
+                           " CPUs is more than the VM's " + std::to_string(s.vcpus) +
+                           " vCPUs, and it cannot grow (no vCPU hotplug); nothing changed",
+                       EINVAL);
+  }
+  return okStatus();
+}
+
+}  // namespace
+
 Status updateContainer(const RuntimeContext& ctx, const std::string& id,
                        const oci::Resources& resources) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Exclusive));
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "update"));
+  KATA_TRY(checkFitsVm(l.sandbox, resources));
   ::grpc::UpdateContainerRequest req;
   req.set_container_id(id);
   *req.mutable_resources() = toAgentResources(resources);
   auto done = agent.call("UpdateContainer", &::grpc::AgentService::Stub::UpdateContainer, req);
   if (!done.ok()) return std::move(done).error();
+  if (!l.sandbox.hostCgroup.empty()) {
+    KATA_ASSIGN_OR_RETURN(CgroupHierarchies h, cgroupHierarchies());
+    KATA_TRY(applyHostCgroup(h, l.sandbox.hostCgroup, resources));
+  }
   return okStatus();
 }
 

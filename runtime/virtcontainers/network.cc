@@ -115,6 +115,13 @@ Status addRedirectFilter(nl_sock* sk, int from, int to, const std::string& what)
   rtnl_cls_set_prio(cls.get(), 1);
   if (int rc = rtnl_u32_add_key_uint32(cls.get(), 0, 0, 0, 0); rc < 0)
     return nlError(rc, what + ": u32 key");
+  // A u32 node runs its actions only when it is terminal (TC_U32_TERMINAL; tc's CLI sets it
+  // when given an action); without it the match falls through to the next node and, there
+  // being none, the frame goes on to the namespace's own stack. The namespace's copy of the
+  // interface still has the container's address, so it answered pings for the guest while
+  // every frame the guest sent died on the tap.
+  if (int rc = rtnl_u32_set_cls_terminal(cls.get()); rc < 0)
+    return nlError(rc, what + ": u32 terminal flag");
   ActPtr act(rtnl_act_alloc());
   if (int rc = rtnl_tc_set_kind(TC_CAST(act.get()), "mirred"); rc < 0) return nlError(rc, what);
   rtnl_mirred_set_action(act.get(), TCA_EGRESS_REDIR);
@@ -168,7 +175,8 @@ Status refuseHostNamespace(const std::string& netnsPath) {
     struct stat st {};
     if (::stat(host, &st) == 0 && st.st_dev == target.st_dev && st.st_ino == target.st_ino) {
       return makeError("network namespace " + netnsPath +
-                           " is the host's: its interfaces cannot be given to a VM",
+                           " is the host's: its interfaces cannot be given to a VM (docker "
+                           "--network host)",
                        EINVAL);
     }
   }

@@ -9,7 +9,9 @@
 #include "lib/crash_point.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "runtime/virtcontainers/accelerator.h"
+#include "runtime/virtcontainers/host_cgroup.h"
 #include "runtime/virtcontainers/network.h"
 #include "runtime/virtcontainers/rollback.h"
 #include "runtime/virtcontainers/shared_dir.h"
@@ -21,7 +23,7 @@ constexpr int kDestroyRpcTimeoutMs = 5000;
 
 // `virtiofsdLog`: the read end of virtiofsd's stderr, or -1.
 Result<pid_t> startProxy(const config::Config& config, const std::string& sid, const VmPaths& vm,
-                         int virtiofsdLog) {
+                         int virtiofsdLog, const std::string& netns) {
   SpawnOptions opts;
   opts.argv = {config.proxy.path,
                "-listen-socket",
@@ -32,6 +34,11 @@ Result<pid_t> startProxy(const config::Config& config, const std::string& sid, c
                sid,
                "-agent-logs-socket",
                vm.consoleSocket()};
+  if (!netns.empty()) {
+    // The proxy relays the guest's DNS queries to Docker's server in the sandbox's namespace.
+    opts.argv.push_back("-dns-netns");
+    opts.argv.push_back(netns);
+  }
   if (config.proxy.enable_debug) {
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
@@ -108,7 +115,36 @@ Status configureGuestNetwork(AgentClient& agent, const net::SandboxNetwork& netw
   return okStatus();
 }
 
+// CPUs in a cpuset list ("0-3,6"); 0 when it does not parse (the guest's agent reports it).
+int cpusetCount(const std::string& list) {
+  int n = 0;
+  std::istringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    size_t dash = item.find('-');
+    auto lo = parseInt<int>(item.substr(0, dash), "cpuset");
+    auto hi = dash == std::string::npos ? lo : parseInt<int>(item.substr(dash + 1), "cpuset");
+    if (!lo.ok() || !hi.ok() || *hi < *lo) return 0;
+    n += *hi - *lo + 1;
+  }
+  return n;
+}
+
 }  // namespace
+
+void sizeVm(VmConfig& vm, const oci::Resources& r) {
+  if (r.memory && r.memory->limit.value_or(0) > 0)
+    vm.memoryMiB += int((*r.memory->limit + (1 << 20) - 1) >> 20);
+  if (!r.cpu) return;
+  int n = 0;
+  const auto& c = *r.cpu;
+  if (c.quota.value_or(0) > 0 && c.period.value_or(0) > 0)
+    n = int((uint64_t(*c.quota) + *c.period - 1) / *c.period);
+  if (int set = c.cpus.empty() ? 0 : cpusetCount(c.cpus); set > 0)
+    n = n > 0 ? std::min(n, set) : set;
+  if (n > 0) vm.vcpus = std::min(n, std::max(vm.maxVcpus, 1));
+}
 
 Result<VmConfig> vmConfigFrom(const config::Config& config) {
   const config::QemuConfig& q = config.qemu;
@@ -203,6 +239,7 @@ bool sandboxAlive(const SandboxState& sandbox) { return sandbox.qemu.alive(); }
 
 Result<SandboxState> createSandbox(const config::Config& config, const SandboxSpec& spec) {
   KATA_ASSIGN_OR_RETURN(VmConfig vm, vmConfigFrom(config));
+  if (spec.resources) sizeVm(vm, *spec.resources);
   const std::string sid = spec.id;
   const std::string sbsDir = StorePaths::sandboxDir(sid);
   VmPaths paths{StorePaths::vmDir(sid)};
@@ -224,6 +261,18 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   s.configPath = config.path;
   s.agentUrl = "unix://" + StorePaths::proxySocket(sid);
   s.created = log::timestamp();
+  s.vcpus = vm.vcpus;
+  s.memoryMiB = vm.memoryMiB;
+
+  if (!spec.hostCgroup.empty()) {
+    // Everything this command starts from here on (virtiofsd, QEMU, kata-proxy, the first
+    // shim) inherits the cgroup.
+    KATA_ASSIGN_OR_RETURN(CgroupHierarchies h, cgroupHierarchies());
+    s.hostCgroup = spec.hostCgroup;
+    undo.add([h, path = spec.hostCgroup] { (void)removeHostCgroup(h, path); });
+    KATA_TRY(saveSandbox(s));
+    KATA_TRY(createHostCgroup(h, spec.hostCgroup, spec.resources ? &*spec.resources : nullptr));
+  }
 
   UniqueFd virtiofsdLog;
   if (vm.sharedFs == "virtio-fs") {
@@ -285,7 +334,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   KATA_TRY(saveSandbox(s));
   crashPoint("create:qemu");
 
-  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get()));
+  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get(), netns));
   if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
   undo.add([p = s.proxy] { (void)p.terminate(1000); });
   KATA_TRY(saveSandbox(s));
@@ -341,6 +390,10 @@ Status destroySandbox(const SandboxState& s) {
   keep(s.virtiofsd.terminate(1000));  // normally gone already: it exits when QEMU disconnects
   keep(shared::teardown(s.id));
   crashPoint("delete:shared-dir");
+  if (!s.hostCgroup.empty()) {
+    auto h = cgroupHierarchies();
+    keep(h.ok() ? removeHostCgroup(*h, s.hostCgroup) : Status(std::move(h).error()));
+  }
   keep(removeAll(paths.dir));
   keep(removeAll(StorePaths::sandboxDir(s.id)));
   return first;

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "lib/config.h"
+#include "lib/oci_spec.h"
 #include "lib/result.h"
 #include "runtime/virtcontainers/agent_client.h"
 #include "runtime/virtcontainers/qemu.h"
@@ -25,7 +27,18 @@ struct SandboxSpec {
   // Runs once the network namespace exists, before its interfaces are scanned (the spec's
   // create hooks: Docker's libnetwork moves the container's veth in from there).
   std::function<Status(const std::string& netns)> beforeNetworkScan;
+  // The first container's linux.resources: they size the VM (sizeVm).
+  std::optional<oci::Resources> resources;
+  // The host cgroup path (hostCgroupPath of linux.cgroupsPath) the sandbox's processes run in,
+  // with runtime.sandbox_cgroup_only; "" for none.
+  std::string hostCgroup;
 };
+
+/// Sizes the VM from the container's limits, as Kata 1.x: memory.limit adds its MiB to
+/// default_memory (the guest kernel, agent and page cache live in the default); a CPU limit
+/// (CFS quota / period, rounded up) or a cpuset gives that many vCPUs (the smaller of the two
+/// when both are set; at most maxVcpus), instead of default_vcpus.
+void sizeVm(VmConfig& vm, const oci::Resources& r);
 
 /// Resolves the VM parameters from the configuration and the host (accelerator, memory).
 Result<VmConfig> vmConfigFrom(const config::Config& config);

@@ -21,6 +21,35 @@ void copyStrings(const std::vector<std::string>& from, Repeated* to) {
   return t;
 }
 
+// Character devices that every Linux kernel numbers alike (the kernel's devices.txt): null,
+// zero, full, random, urandom, tty, console, ptmx, net/tun, fuse. The guest's node of the same
+// number is the same kind of device as the host's, so a spec may list them.
+bool isStandardDevice(std::string_view type, int64_t major, int64_t minor) {
+  if (type != "c" && type != "u") return false;
+  static constexpr std::pair<int64_t, int64_t> kStandard[] = {
+      {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {10, 200}, {10, 229}};
+  for (const auto& [ma, mi] : kStandard)
+    if (major == ma && minor == mi) return true;
+  return false;
+}
+
+// A device cgroup rule that allows every access to every device (docker --privileged writes
+// exactly this one).
+bool allowsEveryDevice(bool allow, std::string_view type, bool anyMajor, bool anyMinor,
+                       std::string_view access) {
+  return allow && (type.empty() || type == "a") && anyMajor && anyMinor &&
+         access.find('r') != access.npos && access.find('w') != access.npos &&
+         access.find('m') != access.npos;
+}
+
+// docker --privileged: its host devices are replaced by the guest's (constrainForGuest).
+bool privilegedDevices(const oci::Spec& s) {
+  if (!s.linux || !s.linux->resources) return false;
+  for (const auto& r : s.linux->resources->devices)
+    if (allowsEveryDevice(r.allow, r.type, !r.major, !r.minor, r.access)) return true;
+  return false;
+}
+
 bool hasNamespace(const oci::Spec& s, std::string_view type) {
   if (!s.linux) return false;
   for (const auto& ns : s.linux->namespaces)
@@ -77,6 +106,15 @@ Status checkGuestCanHonour(const oci::Spec& s) {
     }
   }
   const oci::Linux& l = *s.linux;
+  if (!privilegedDevices(s)) {
+    for (const auto& d : l.devices) {
+      if (!isStandardDevice(d.type, d.major, d.minor)) {
+        return makeError("linux.devices: " + d.path.substr(0, 256) +
+                             ": a host device cannot enter the VM (docker --device)",
+                         EINVAL);
+      }
+    }
+  }
   if (!l.mountLabel.empty())
     log::warn("linux.mountLabel is ignored: the guest kernel has no SELinux");
   if (l.intelRdt) {
@@ -155,8 +193,8 @@ Status checkGuestCanHonour(const oci::Spec& s) {
     c->set_period(r.cpu->period.value_or(0));
     c->set_realtimeruntime(r.cpu->realtimeRuntime.value_or(0));
     c->set_realtimeperiod(r.cpu->realtimePeriod.value_or(0));
-    c->set_cpus(r.cpu->cpus);
-    c->set_mems(r.cpu->mems);
+    // Not the cpuset: it names host CPUs. The VM has as many vCPUs as it lists (sizeVm), all
+    // of them the container's, and the host cgroup pins QEMU to the CPUs themselves.
   }
   if (r.pids) out.mutable_pids()->set_limit(r.pids->limit);
   if (r.blockIO) {
@@ -287,6 +325,20 @@ void constrainForGuest(::grpc::Spec& spec, const std::string& containerId) {
   if (!spec.has_linux()) return;
   auto* l = spec.mutable_linux();
   l->clear_mountlabel();
+  // Host devices cannot enter the VM (checkGuestCanHonour refused them unless every device is
+  // allowed): a privileged container gets the guest's devices instead, listed by the agent.
+  spec.mutable_annotations()->erase(kGuestDevicesAnnotation);
+  bool privileged = false;
+  for (const auto& r : l->resources().devices())
+    privileged = privileged || allowsEveryDevice(r.allow(), r.type(), r.major() == -1,
+                                                 r.minor() == -1, r.access());
+  if (privileged) {
+    ::google::protobuf::RepeatedPtrField<::grpc::LinuxDevice> standard;
+    for (const auto& d : l->devices())
+      if (isStandardDevice(d.type(), d.major(), d.minor())) *standard.Add() = d;
+    l->mutable_devices()->Swap(&standard);
+    (*spec.mutable_annotations())[kGuestDevicesAnnotation] = "all";
+  }
   ::google::protobuf::RepeatedPtrField<::grpc::LinuxNamespace> kept;
   for (const auto& ns : l->namespaces()) {
     if (ns.type() == "network" || ns.type() == "pid") continue;

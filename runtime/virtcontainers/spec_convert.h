@@ -6,9 +6,16 @@
 
 namespace kata::vc {
 
+/// Annotation of the guest spec (never the user's: constrainForGuest sets or removes it):
+/// "all" asks the agent to give the container a node for every device of the guest.
+inline constexpr const char* kGuestDevicesAnnotation = "io.katacontainers.guest_devices";
+
 /// What a VM cannot honour in a spec, where runc would not ignore it either: a one-line error
 /// naming the first such field, before anything is created (docs/oci-conformance.md). What
-/// runc ignores with a warning (kernel memory) is logged.
+/// runc ignores with a warning (kernel memory) is logged. Host devices cannot enter the VM:
+/// linux.devices may list only the character devices every kernel numbers alike (null, zero,
+/// tty, fuse, ...), unless the device cgroup allows every device (docker --privileged), whose
+/// host devices constrainForGuest replaces with the guest's.
 Status checkGuestCanHonour(const oci::Spec& spec);
 /// The same for the process of an exec.
 Status checkGuestCanHonour(const oci::Process& process);
@@ -24,7 +31,9 @@ Status checkGuestCanHonour(const oci::Process& process);
 /// the result: no network namespace (the VM is the sandbox's network), no namespace paths
 /// (host paths), no pid namespace (upstream's agent refuses one: it gives every container its
 /// own, or the sandbox's, see sharesSandboxPidNamespace), no SELinux label (it applies to the
-/// hypervisor), and a cgroups path under /kata/<cid> unless the spec gives a plain one.
+/// hypervisor), the host's devices of a privileged spec (the guest's are asked for with
+/// kGuestDevicesAnnotation), and a cgroups path under /kata/<cid> unless the spec gives a
+/// plain one.
 void constrainForGuest(::grpc::Spec& spec, const std::string& containerId);
 
 /// The path of the spec's network namespace; "" when the spec asks for a new one (the

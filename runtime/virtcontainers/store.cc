@@ -9,6 +9,7 @@
 
 #include "lib/container_id.h"
 #include "lib/fs_util.h"
+#include "runtime/virtcontainers/host_cgroup.h"
 #include "runtime/virtcontainers/shared_dir.h"
 
 namespace kata::vc {
@@ -88,6 +89,9 @@ Status saveSandbox(const SandboxState& s) {
   v["config_path"] = s.configPath;
   v["created"] = s.created;
   v["containers"] = jsonStrings(s.containers);
+  v["vcpus"] = s.vcpus;
+  v["memory_mib"] = s.memoryMiB;
+  if (!s.hostCgroup.empty()) v["host_cgroup"] = s.hostCgroup;
   if (!s.netns.empty()) {
     v["netns"] = s.netns;
     v["net_interfaces"] = jsonStrings(s.netInterfaces);
@@ -119,6 +123,18 @@ Result<SandboxState> loadSandbox(const std::string& sid) {
   KATA_ASSIGN_OR_RETURN(s.containers, r.strings("containers"));
   for (const auto& c : s.containers) KATA_TRY_CTX(validateContainerId(c), path);
   KATA_ASSIGN_OR_RETURN(s.netns, r.str("netns", false));
+  KATA_ASSIGN_OR_RETURN(s.hostCgroup, r.str("host_cgroup", false));
+  if (!s.hostCgroup.empty()) {
+    // A path hostCgroupPath made is its own result: no "..", no empty or relative parts.
+    auto clean = hostCgroupPath(s.hostCgroup);
+    if (s.hostCgroup[0] != '/' || !clean.ok() || *clean != s.hostCgroup)
+      return makeError(path + ": host_cgroup: expected a clean absolute path", EINVAL);
+  }
+  for (auto [key, field] : {std::pair{"vcpus", &s.vcpus}, std::pair{"memory_mib", &s.memoryMiB}}) {
+    if (v->isMember(key) && !(*v)[key].isInt())
+      return makeError(path + ": " + key + ": expected an integer", EINVAL);
+    *field = v->get(key, 0).asInt();
+  }
   KATA_ASSIGN_OR_RETURN(s.netInterfaces, r.strings("net_interfaces"));
   KATA_ASSIGN_OR_RETURN(s.netTaps, r.strings("net_taps"));
   if (s.netInterfaces.size() != s.netTaps.size())

@@ -51,6 +51,11 @@ struct SandboxState {
   std::string netns;
   std::vector<std::string> netInterfaces;
   std::vector<std::string> netTaps;
+  // What the VM booted with (sizeVm): `update` refuses limits beyond them.
+  int vcpus = 0;
+  int memoryMiB = 0;
+  // The host cgroup (hostCgroupPath) its processes run in; "" for none.
+  std::string hostCgroup;
 };
 
 struct ExecState {

@@ -161,8 +161,10 @@ TEST(ShimLiar, EndlessOutputIsRelayedInBoundedMemory) {
   CHECK_TEXT(sent >= (50l << 20), ("relayed too little: " + what).c_str());
   // No growth with the amount relayed: the last 6 s add no more than a few replies.
   CHECK_TEXT(early > 0 && late.maxRssKiB - early <= 8 << 10, ("memory grows: " + what).c_str());
-  // (The shim opens its own binary once, at 5 s, to page out its start-up code.)
-  CHECK_TEXT(late.maxFds - late.minFds <= 2, ("descriptors changed: " + what).c_str());
+  // A sample may fall inside a call: its socket to the agent and the reply guard's pair are
+  // open then (3), and the shim opens its own binary once, at 5 s, to page out its start-up
+  // code (1). A leak would grow with the 60 samples' calls.
+  CHECK_TEXT(late.maxFds - late.minFds <= 4, ("descriptors changed: " + what).c_str());
 }
 
 // Replies above the shim's 2 MiB limit, for ever: the guard cuts each connection at the reply's

@@ -13,6 +13,8 @@ TAG=kdk-$$
 CGROUP_PARENT=/$TAG
 DOCKER_DIR=$TEST_ROOT/docker
 IMAGE=$TAG:busybox
+# The daemon runs in its own network namespace (docker_lib.sh): a private default bridge.
+DOCKER_NETNS=$TAG
 
 cleanup() {
   local d

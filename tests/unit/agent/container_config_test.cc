@@ -37,6 +37,26 @@ TEST(AgentConfig, ContainerPathsMustBeAbsoluteWithoutDotDot) {
   CHECK(e.error().message.find("mount destination") != std::string::npos);
 }
 
+// A privileged container's devices are the guest's, listed as runc lists a host's.
+TEST(AgentConfig, DevicesListedAsRuncListsThemForPrivileged) {
+  auto devices = listDevices("/dev");
+  CHECK_TEXT(devices.ok(), devices.ok() ? "" : devices.error().message.c_str());
+  bool null = false;
+  for (const auto& d : *devices) {
+    if (d.path == "/dev/null") {
+      null = true;
+      CHECK_EQUAL(S_IFCHR, d.fileType);
+      CHECK_EQUAL(1u, d.major);
+      CHECK_EQUAL(3u, d.minor);
+      CHECK_EQUAL(0666u, d.mode);
+    }
+    CHECK_TEXT(d.path.rfind("/dev/pts/", 0) != 0, d.path.c_str());
+    CHECK_TEXT(d.path != "/dev/console", d.path.c_str());
+  }
+  CHECK_TRUE(null);
+  CHECK_FALSE(listDevices("/nonexistent").ok());
+}
+
 TEST(AgentConfig, MountOptions) {
   auto o = parseMountOptions({"rbind", "ro", "nosuid", "rprivate", "mode=755", "size=1k"});
   CHECK(o.bind());

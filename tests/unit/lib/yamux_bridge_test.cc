@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -354,4 +355,55 @@ TEST(YamuxBridge, StreamThePeerNeverClosesIsReapedAndItsClientClosed) {
     return !guest.exists(id);  // the guest got our RST
   }));
   mux->reset();
+}
+
+TEST(YamuxBridge, OptionsInspectEveryByteOnceAndBoundTheLifetime) {
+  EchoServices services;
+  auto [clientEnd, serverEnd] = socketPair();
+  bool serverClosed = false;
+  CHECK(serveMux(&loop, std::move(serverEnd), services.factory(), [&](const Error&) {
+          serverClosed = true;
+        }).ok());
+  auto mux = Mux::start(&loop, std::move(clientEnd), MuxOptions{}, nullptr, [](const Error&) {});
+  // The echo server sends back what the app wrote: the stream delivers it to the inspector,
+  // which refuses the first '!' it sees.
+  auto stream = (*mux)->open();
+  auto [app, bridged] = socketPair();
+  std::string seen;
+  bool ended = false;
+  BridgeOptions bo;
+  bo.inspectFromStream = [&](std::span<const uint8_t> bytes) {
+    seen.append(bytes.begin(), bytes.end());
+    return seen.find('!') == std::string::npos;
+  };
+  bo.onClosed = [&] { ended = true; };
+  CHECK(bridge(**stream, std::move(bridged), std::move(bo)).ok());
+  const std::string fine = "all fine so far", bad = "then!more";
+  CHECK(write(app.get(), fine.data(), fine.size()) == ssize_t(fine.size()));
+  fcntl(app.get(), F_SETFL, O_NONBLOCK);
+  std::string got;
+  CHECK(runUntil(&loop, [&] {
+    char buf[256];
+    ssize_t n;
+    while ((n = read(app.get(), buf, sizeof buf)) > 0) got.append(buf, n);
+    return got.size() == fine.size();
+  }));
+  CHECK(fine == seen);  // each byte inspected once
+  CHECK(write(app.get(), bad.data(), bad.size()) == ssize_t(bad.size()));
+  CHECK(runUntil(&loop, [&] { return ended; }));
+  STRCMP_EQUAL(fine.c_str(), got.c_str());  // nothing after the refusal reached the app
+  // A stream that outlives maxLifetimeMs is reset, and its peer closed.
+  auto second = (*mux)->open();
+  auto [app2, bridged2] = socketPair();
+  bool ended2 = false;
+  BridgeOptions life;
+  life.maxLifetimeMs = 100;
+  life.onClosed = [&] { ended2 = true; };
+  CHECK(bridge(**second, std::move(bridged2), std::move(life)).ok());
+  CHECK(runUntil(
+      &loop, [&] { return ended2; }, 5000));
+  char c;
+  LONGS_EQUAL(0, read(app2.get(), &c, 1));
+  mux->reset();
+  CHECK(runUntil(&loop, [&] { return serverClosed; }));
 }

@@ -40,6 +40,7 @@ struct FakeAgentState {
   bool stdoutEof = false, stderrEof = false;
   int readErrorsToReturn = 0;  // the next N ReadStdout calls fail (FAILED_PRECONDITION)
   std::optional<int> exitStatus;
+  std::deque<std::string> oomEvents;          // container ids GetOOMEvent answers, in order
   std::optional<::grpc::Status> waitFailure;  // WaitProcess answers this instead of waiting
   bool goingAway = false;                     // the server is shutting down: blocked calls return
   EofStyle eofStyle = EofStyle::UnknownEof;
@@ -159,6 +160,19 @@ class FakeAgentService final : public ::grpc::AgentService::Service {
       q->clear();
     }
     s_->cv.notify_all();
+    return ::grpc::Status::OK;
+  }
+
+  ::grpc::Status GetOOMEvent(::grpc::ServerContext* ctx, const ::grpc::GetOOMEventRequest*,
+                             ::grpc::OOMEvent* resp) override {
+    std::unique_lock lock(s_->mu);
+    while (s_->oomEvents.empty()) {
+      if (s_->goingAway) return goingAway();
+      if (ctx->IsCancelled()) return ::grpc::Status::CANCELLED;
+      s_->cv.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    resp->set_container_id(s_->oomEvents.front());
+    s_->oomEvents.pop_front();
     return ::grpc::Status::OK;
   }
 

@@ -507,3 +507,42 @@ TEST(ShimRelay, AShortLivedProcessKeepsItsPages) {
   CHECK(kata::testing::residentKb(getpid(), file) >= 1000);
   munmap(const_cast<char*>(mapped), kata::testing::kFileBytes);
 }
+
+TEST(ShimRelay, AnOomKillIsRelayedBeforeTheShimExits) {
+  std::atomic<int> relayed{0};
+  ShimConfig c = config();
+  c.relayOom = [&relayed] {
+    std::this_thread::sleep_for(100ms);  // the relay takes a while: the exit waits for it
+    relayed++;
+    return kata::okStatus();
+  };
+  {
+    std::lock_guard lock(agent.state->mu);
+    agent.state->oomEvents.push_back("other");  // another container's: not relayed
+  }
+  RunningShim shim(c, agent.dialer());
+  finishProcess(128 + SIGKILL);
+  std::this_thread::sleep_for(50ms);  // the event comes just after the exit
+  {
+    std::lock_guard lock(agent.state->mu);
+    agent.state->oomEvents.push_back("c1");
+    agent.state->cv.notify_all();
+  }
+  CHECK_EQUAL(128 + SIGKILL, shim.join());
+  CHECK_EQUAL(1, relayed.load());
+}
+
+TEST(ShimRelay, WithoutAnOomTheExitIsNotHeldBack) {
+  std::atomic<int> relayed{0};
+  ShimConfig c = config();
+  c.relayOom = [&relayed] {
+    relayed++;
+    return kata::okStatus();
+  };
+  finishProcess(3);
+  auto start = std::chrono::steady_clock::now();
+  RunningShim shim(c, agent.dialer());
+  CHECK_EQUAL(3, shim.join());
+  CHECK_TRUE(std::chrono::steady_clock::now() - start < 250ms);
+  CHECK_EQUAL(0, relayed.load());
+}

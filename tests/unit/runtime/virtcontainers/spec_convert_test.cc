@@ -26,6 +26,23 @@ oci::Spec specWithNamespaces(std::vector<oci::Namespace> namespaces) {
   return s;
 }
 
+oci::Device device(const char* path, const char* type, int64_t major, int64_t minor) {
+  oci::Device d;
+  d.path = path;
+  d.type = type;
+  d.major = major;
+  d.minor = minor;
+  return d;
+}
+
+oci::DeviceCgroup allowAll(const char* type) {
+  oci::DeviceCgroup r;
+  r.allow = true;
+  r.type = type;
+  r.access = "rwm";
+  return r;
+}
+
 std::vector<std::string> namespacesOf(const ::grpc::Spec& g) {
   std::vector<std::string> out;
   for (const auto& ns : g.linux().namespaces()) out.push_back(ns.type() + "=" + ns.path());
@@ -67,6 +84,41 @@ TEST(GuestSpec, ConstrainedAsUpstreamsRuntimeDoesForItsAgent) {
 // The form upstream Kata 1.12's runtime sends, which is the only one its agent mounts: the
 // mount point ends with '/', else the agent never creates it ("Could not mount kataShared to
 // /run/kata-containers/shared/containers: no such file or directory").
+// A host device cannot enter the VM: refused, naming docker's --device, unless it is one that
+// every kernel numbers alike. docker --privileged (every device allowed) gets the guest's
+// devices instead of the host's, asked of the agent by an annotation only the runtime sets.
+TEST(GuestSpec, HostDevicesAreRefusedOrReplacedByTheGuestsWhenPrivileged) {
+  auto spec = specWithNamespaces({{"pid", ""}, {"network", ""}, {"ipc", ""}});
+  spec.linux->devices = {device("/dev/myzero", "c", 1, 5), device("/dev/net/tun", "c", 10, 200)};
+  spec.annotations["io.katacontainers.guest_devices"] = "all";  // not the user's to set
+  CHECK_TRUE(checkGuestCanHonour(spec).ok());
+  ::grpc::Spec g = toAgentSpec(spec);
+  constrainForGuest(g, "c1");
+  CHECK_EQUAL(2, g.linux().devices_size());
+  CHECK_EQUAL(0u, g.annotations().count(kGuestDevicesAnnotation));
+
+  spec.linux->devices.push_back(device("/dev/kvm", "c", 10, 232));
+  auto s = checkGuestCanHonour(spec);
+  CHECK_FALSE(s.ok());
+  STRCMP_EQUAL("linux.devices: /dev/kvm: a host device cannot enter the VM (docker --device)",
+               s.error().message.c_str());
+  spec.linux->devices = {device("/dev/sda", "b", 8, 0)};
+  CHECK_FALSE(checkGuestCanHonour(spec).ok());
+  // A rule that allows every access to one kind of device only is not --privileged.
+  spec.linux->resources = oci::Resources{};
+  spec.linux->resources->devices = {allowAll("c")};
+  CHECK_FALSE(checkGuestCanHonour(spec).ok());
+
+  spec.linux->devices = {device("/dev/sda", "b", 8, 0), device("/dev/null", "c", 1, 3)};
+  spec.linux->resources->devices = {allowAll("")};
+  CHECK_TRUE(checkGuestCanHonour(spec).ok());
+  g = toAgentSpec(spec);
+  constrainForGuest(g, "c1");
+  CHECK_EQUAL(1, g.linux().devices_size());
+  STRCMP_EQUAL("/dev/null", g.linux().devices(0).path().c_str());
+  STRCMP_EQUAL("all", g.annotations().at(kGuestDevicesAnnotation).c_str());
+}
+
 TEST(GuestSpec, CreateSandboxRequestIsUpstreams) {
   config::Config config;
   config.agent.kernel_modules = {"9pnet_virtio",
