@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "agent/capabilities.h"
@@ -114,13 +115,22 @@ Result<SyncMsg> recvMsg(int fd, int timeoutMs, UniqueFd* passed = nullptr) {
   return m;
 }
 
-Error errorFrom(const SyncMsg& m) {
-  return m.code != 0 ? sysError(m.text, m.code) : makeError(m.text);
-}
+// The child sends its error's whole line (strerror included), so that it chooses the words.
+Error errorFrom(const SyncMsg& m) { return makeError(m.text, m.code); }
 
 [[noreturn]] void childFail(const Error& e) {
-  sendMsg(kSyncFd, kError, 0, e.code, e.message);
+  sendMsg(kSyncFd, kError, 0, e.code, e.str());
   ::_exit(127);
+}
+
+// A failed exec in Go's (runc's) words: Docker and its client read the reason from the text
+// ("no such file or directory" -> exit 127, "permission denied" -> 126) and match it
+// case-sensitively, so it is strerror with a lower-case first letter.
+Error execError(const std::string& prog, int err) {
+  std::string reason = std::strerror(err);
+  if (!reason.empty())
+    reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+  return makeError("exec \"" + prog + "\": " + reason, err);
 }
 
 /// In the child: puts fds[i] at number i and closes every other descriptor.
@@ -301,7 +311,7 @@ void becomeSessionLeader(const ProcessSpec& p, bool console) {
   const std::string& prog = p.args[0];
   if (prog.find('/') != std::string::npos) {
     ::execve(prog.c_str(), argv.data(), envp.data());
-    childFail(sysError("exec \"" + prog + "\""));
+    childFail(execError(prog, errno));
   }
   int lastErr = ENOENT;
   size_t start = 0;
@@ -319,7 +329,38 @@ void becomeSessionLeader(const ProcessSpec& p, bool console) {
     }
     start = end + 1;
   }
+  if (lastErr != ENOENT) childFail(execError(prog, lastErr));
   childFail(makeError("exec \"" + prog + "\": executable file not found in $PATH", lastErr));
+}
+
+/// A program that is not there fails the container's create, as runc's does, not its start:
+/// Docker then removes the container as after any failed create. Only existence is checked
+/// (the user, the capabilities and the working directory are not the process's yet); a
+/// relative path with a slash is left to exec.
+void checkProgramExists(const ProcessSpec& p) {
+  const std::string& prog = p.args[0];
+  struct stat st;
+  if (prog[0] == '/') {
+    if (::stat(prog.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
+      childFail(execError(prog, errno));
+    return;
+  }
+  if (prog.find('/') != std::string::npos) return;
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : p.env) {
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    // A relative PATH entry resolves against the working directory exec will have.
+    if (!dir.empty() && dir[0] == '/' && ::stat((dir + "/" + prog).c_str(), &st) == 0) return;
+    if (dir.empty() || dir[0] != '/') return;
+    start = end + 1;
+  }
+  childFail(makeError("exec \"" + prog + "\": executable file not found in $PATH", ENOENT));
 }
 
 /// Splits the namespaces into (join, unshare) for the intermediate process.
@@ -401,6 +442,7 @@ Result<SpawnedProcess> spawnContainerInit(const ContainerConfig& config, StdioPa
     if (auto s = prepareRootfs(config.rootfs); !s.ok()) childFail(s.error());
     becomeSessionLeader(config.process, true);
     if (auto s = finalizeRootfs(config.rootfs); !s.ok()) childFail(s.error());
+    checkProgramExists(config.process);
     sendMsg(kSyncFd, kReady);
     awaitMsg(kStart);
     execProcess(config.process);

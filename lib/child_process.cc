@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,10 +36,16 @@ struct ChildFailure {
   int stage;  // index into kStageNames
   int err;    // errno
 };
-constexpr const char* kStageNames[] = {
-    "exec",           "set up stdio",    "chdir",           "setsid",
-    "open /dev/null", "drop capability", "install seccomp", "enter network namespace"};
-enum Stage { kExec = 0, kStdio, kChdir, kSetsid, kDevNull, kCapability, kSeccomp, kNetns };
+constexpr const char* kStageNames[] = {"exec",
+                                       "set up stdio",
+                                       "chdir",
+                                       "setsid",
+                                       "open /dev/null",
+                                       "drop capability",
+                                       "install seccomp",
+                                       "enter network namespace",
+                                       "set the controlling terminal"};
+enum Stage { kExec = 0, kStdio, kChdir, kSetsid, kDevNull, kCapability, kSeccomp, kNetns, kCtty };
 
 // Everything the child needs, prepared before fork: between fork and exec a multithreaded
 // parent's child may only make async-signal-safe calls, so nothing there allocates.
@@ -51,6 +58,7 @@ struct Prepared {
   std::vector<int> keep;                   // sorted target fds
   int maxTarget = 2;
   bool setsid = false;
+  bool controllingTerminal = false;
   std::string cwd;
   int netnsFd = -1;
   std::vector<int> dropBoundingCaps;
@@ -125,6 +133,7 @@ Result<Prepared> prepare(const SpawnOptions& o) {
   }
   std::sort(p.keep.begin(), p.keep.end());
   p.setsid = o.setsid;
+  p.controllingTerminal = o.setsid && o.controllingTerminal;
   p.cwd = o.cwd;
   p.netnsFd = o.netnsFd;
   p.dropBoundingCaps = o.dropBoundingCaps;
@@ -194,6 +203,7 @@ void markCloexecRange(unsigned first, unsigned last) {
     prev = static_cast<unsigned>(fd) + 1;
   }
   markCloexecRange(prev, ~0U);
+  if (p.controllingTerminal && ioctl(0, TIOCSCTTY, 0) != 0) childFail(errFd, kCtty);
 
   if (!p.cwd.empty() && chdir(p.cwd.c_str()) != 0) childFail(errFd, kChdir);
   for (int cap : p.dropBoundingCaps) {

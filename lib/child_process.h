@@ -27,7 +27,10 @@ struct SpawnOptions {
   /// descriptor above 2 is closed in the child.
   std::vector<std::pair<int, int>> extraFds;
   bool setsid = false;  // new session (detaches from the controlling terminal)
-  std::string cwd;      // empty = inherit
+  /// With setsid: stdin, a terminal, becomes the new session's controlling terminal, so that a
+  /// resize of it sends the program SIGWINCH (and a hang-up SIGHUP).
+  bool controllingTerminal = false;
+  std::string cwd;  // empty = inherit
   /// A network namespace (an open nsfs fd) the child enters before exec; -1 = the caller's.
   int netnsFd = -1;
   /// For programs that serve an untrusted guest: capabilities removed from the bounding set

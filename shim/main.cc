@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   config.proxyExitCode = opts.proxyExitCode;
   config.forwardedSignals = *blocked;
   config.startupPagesFile = "/proc/self/exe";
+  for (const auto& [fd, name] : opts.watchPidfds) config.watched.push_back({fd, name});
   if (opts.oomRelay && opts.execId == opts.container) config.relayOom = relayOom;
   AgentUrl url = opts.agent;
   Shim shim(std::move(config), [url] { return dialAgent(url); });

@@ -23,6 +23,7 @@ constexpr FlagSpec kFlags[] = {
     {"trace", true, "enable tracing (accepted, not implemented)"},
     {"proxy-exit-code", true, "exit with the process's exit code (default true)"},
     {"debug", true, "log at debug level"},
+    {"watch-pidfd", false, "FD=NAME: give up when the process of this inherited pidfd exits"},
     {"oom-relay", true, "relay the container's OOM kills in the guest to this host memory cgroup"},
     {"version", true, "print the version and exit"},
 };
@@ -108,6 +109,14 @@ Result<Invocation> parseArgs(const std::vector<std::string>& args) {
     if (name == "container") o.container = value;
     if (name == "exec-id") o.execId = value;
     if (name == "agent-logs-socket") o.agentLogsSocket = value;
+    if (name == "watch-pidfd") {
+      const std::string v(value);
+      auto eq = v.find('=');
+      auto fd = parseInt<int>(v.substr(0, eq), "-watch-pidfd");
+      if (eq == std::string::npos || eq + 1 == v.size() || !fd.ok() || *fd < 3)
+        return makeError("invalid -watch-pidfd \"" + v + "\" (want FD=NAME, FD above 2)");
+      o.watchPidfds.emplace_back(*fd, v.substr(eq + 1));
+    }
     if (name == "log") {
       logText = value;
       logGiven = true;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/log.h"
@@ -22,6 +23,9 @@ struct Options {
   bool trace = false;           // -trace (accepted; tracing is not implemented)
   bool proxyExitCode = true;    // -proxy-exit-code: exit with the process's status, else 0
   bool debug = false;           // -debug: same as -log debug
+  /// -watch-pidfd FD=NAME (repeatable): an inherited pidfd of a process the agent needs
+  /// (kata-runtime passes QEMU's and kata-proxy's); the shim gives up when it exits.
+  std::vector<std::pair<int, std::string>> watchPidfds;
   bool oomRelay = false;        // -oom-relay: relay the container's guest OOMs (oom_relay.h)
 };
 

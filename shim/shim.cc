@@ -298,6 +298,27 @@ void Shim::waitLoop() {
   cv_.notify_all();
 }
 
+void Shim::watchLoop() {
+  std::vector<pollfd> fds;
+  for (const auto& w : config_.watched) fds.push_back({w.pidfd, POLLIN, 0});
+  fds.push_back({stopEvent_.get(), POLLIN, 0});
+  for (;;) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      log::warn("cannot watch the sandbox's processes", {{"error", sysError("poll").str()}});
+      return;
+    }
+    if (fds.back().revents != 0) return;
+    for (size_t i = 0; i + 1 < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      // A pidfd is readable once its process has exited.
+      setFatal(config_.watched[i].name + " exited: the container's VM is gone");
+      stopAll();
+      return;
+    }
+  }
+}
+
 void Shim::oomLoop() {
   ::grpc::GetOOMEventRequest req;
   for (int failures = 0; failures < 5;) {
@@ -415,6 +436,7 @@ int Shim::run() {
   threads_.emplace_back([this] { outputLoop(false); });
   if (!config_.terminal) threads_.emplace_back([this] { outputLoop(true); });
   threads_.emplace_back([this] { stdinLoop(); });
+  if (!config_.watched.empty()) threads_.emplace_back([this] { watchLoop(); });
   if (config_.relayOom) threads_.emplace_back([this] { oomLoop(); });
   if (config_.forwardedSignals) {
     if (auto fd = openSignalFd(*config_.forwardedSignals); fd.ok()) {

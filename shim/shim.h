@@ -35,6 +35,11 @@ namespace kata::shim {
 /// Exit status when the agent cannot be reached (or refuses to wait for the process).
 inline constexpr int kExitAgentLost = 255;
 
+struct WatchedProcess {
+  int pidfd = -1;    // inherited, open for the shim's whole life
+  std::string name;  // for the message: "QEMU", "kata-proxy"
+};
+
 struct ShimConfig {
   std::string container;
   std::string execId;
@@ -60,6 +65,10 @@ struct ShimConfig {
   /// Signals to read from a signalfd and forward; they must be blocked in every thread
   /// (see blockForwardedSignals()). nullopt: no signal thread.
   std::optional<sigset_t> forwardedSignals;
+  /// Processes the agent cannot be reached without (the sandbox's QEMU and kata-proxy), as
+  /// pidfds: when one exits, the shim gives up at once, naming it, instead of retrying for
+  /// retryTimeout (nothing restarts them), so that Docker sees the container exit.
+  std::vector<WatchedProcess> watched;
   /// Set (init process only): the shim asks the agent for its container's OOM events
   /// (GetOOMEvent) and calls this for each (shim/oom_relay.h). An exit by SIGKILL waits
   /// briefly for an OOM event that is under way, so that it is reported before the exit.
@@ -104,6 +113,7 @@ class Shim {
   void stdinLoop();
   void waitLoop();
   void signalLoop(UniqueFd signalFd);
+  void watchLoop();
   void oomLoop();
 
   void setFatal(std::string message);

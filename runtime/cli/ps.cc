@@ -1,4 +1,5 @@
-// kata-runtime ps: the processes of a container, as `ps` prints them in the guest or as JSON.
+// kata-runtime ps: the processes of a container as `ps` prints them in the guest, or (JSON) the
+// host pids of the shims that stand for them.
 #include <cstdio>
 
 #include "lib/printable.h"
@@ -17,11 +18,13 @@ Result<int> psVerb(Context& ctx) {
   if (format == "json" && !psArgs.empty())
     return makeError("ps options cannot be used with --format json", EINVAL);
   KATA_ASSIGN_OR_RETURN(vc::RuntimeContext rc, ctx.runtime());
-  KATA_ASSIGN_OR_RETURN(std::string list,
-                        vc::listProcesses(rc, ctx.args.positional[0], format, psArgs));
+  std::string list;
   if (format == "json") {
-    KATA_ASSIGN_OR_RETURN(list, reencodePidList(list));
+    // Host pids, as runc's: Docker's `docker top` runs the host's `ps` on them.
+    KATA_ASSIGN_OR_RETURN(std::vector<pid_t> pids, vc::hostPids(rc, ctx.args.positional[0]));
+    list = pidListJson(pids);
   } else {
+    KATA_ASSIGN_OR_RETURN(list, vc::listProcesses(rc, ctx.args.positional[0], psArgs));
     list = printable(list, true);  // the guest's `ps` table: its lines and columns, no escapes
   }
   fwrite(list.data(), 1, list.size(), stdout);

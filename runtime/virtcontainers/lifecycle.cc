@@ -221,6 +221,9 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
     pty = std::move(p);
     opts.stdinFd = opts.stdoutFd = opts.stderrFd = pty->slave.get();
     opts.setsid = true;
+    // The caller resizes the terminal through its master (docker run -t, a resized docker
+    // client): the shim learns of it by SIGWINCH, sent only to a controlling terminal's session.
+    opts.controllingTerminal = true;
   } else {
     opts.stdinFd = 0;
     opts.stdoutFd = 1;
@@ -233,6 +236,20 @@ Result<ShimHandle> startShim(const RuntimeContext& ctx, const SandboxState& sand
     netns.reset(::open(sandbox.netns.c_str(), O_RDONLY | O_CLOEXEC));
     if (!netns) return sysError("network namespace " + sandbox.netns);
     opts.netnsFd = netns.get();
+  }
+  // The shim watches QEMU and kata-proxy through pidfds: when either dies it gives up at once
+  // and the container exits, where it would otherwise retry the agent for 20 s.
+  UniqueFd qemuFd, proxyFd;
+  KATA_ASSIGN_OR_RETURN(qemuFd, sandbox.qemu.openPidfd());
+  KATA_ASSIGN_OR_RETURN(proxyFd, sandbox.proxy.openPidfd());
+  int nextFd = 3;
+  const std::pair<const UniqueFd*, const char*> watched[] = {{&qemuFd, "QEMU"},
+                                                             {&proxyFd, "kata-proxy"}};
+  for (const auto& [fd, name] : watched) {
+    if (!*fd) continue;
+    opts.extraFds.emplace_back(fd->get(), nextFd);
+    opts.argv.push_back("-watch-pidfd");
+    opts.argv.push_back(std::to_string(nextFd++) + "=" + name);
   }
   // The shim is accounted with the VM (sandbox_cgroup_only): it starts in the sandbox's cgroup.
   if (!sandbox.hostCgroup.empty()) {
@@ -539,7 +556,15 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
   req.set_container_id(id);
   auto started = agent.call("StartContainer", &::grpc::AgentService::Stub::StartContainer, req);
   if (!started.ok() && !(retry && started.error().code == EALREADY)) {
-    l.container.status = "created";
+    // As under runc, a container whose process the agent could not start (a bad entrypoint:
+    // the agent answered an error, code 0 or ENOENT) is stopped: its shim goes, so that
+    // containerd sees the init exit and Docker's delete (without force) removes the VM. Left
+    // "created", every failed `docker run` kept its VM running. Without an answer (a timeout,
+    // a lost connection) the process may run: the container stays created.
+    const int code = started.error().code;
+    const bool refused = code == 0 || code == ENOENT;
+    if (refused) (void)l.container.shim.signal(SIGKILL);
+    l.container.status = refused ? "stopped" : "created";
     (void)saveContainer(l.container);
     return std::move(started).error();
   }
@@ -722,17 +747,29 @@ Result<AgentClient> agentOfLiveContainer(const Loaded& l, const std::string& id,
 }  // namespace
 
 Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& id,
-                                  const std::string& format, const std::vector<std::string>& args) {
+                                  const std::vector<std::string>& args) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "list processes of"));
   ::grpc::ListProcessesRequest req;
   req.set_container_id(id);
-  req.set_format(format);
+  req.set_format("table");
   for (const auto& a : args) req.add_args(a);
   KATA_ASSIGN_OR_RETURN(
       ::grpc::ListProcessesResponse resp,
       agent.call("ListProcesses", &::grpc::AgentService::Stub::ListProcesses, req));
   return resp.process_list();
+}
+
+Result<std::vector<pid_t>> hostPids(const RuntimeContext& ctx, const std::string& id) {
+  KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
+  std::string status = liveStatus(l.container, &l.sandbox);
+  if (status != "running" && status != "paused")
+    return makeError("cannot list processes of container " + id + ": it is " + status, EINVAL);
+  std::vector<pid_t> pids{l.container.shim.pid};
+  for (const auto& [execId, e] : l.container.execs) {
+    if (e.shim.alive()) pids.push_back(e.shim.pid);
+  }
+  return pids;
 }
 
 namespace {

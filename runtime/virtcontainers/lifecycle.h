@@ -72,9 +72,14 @@ Result<ShimHandle> execProcess(const RuntimeContext& ctx, const ExecRequest& req
 /// `pause` / `resume`.
 Status pauseContainer(const RuntimeContext& ctx, const std::string& id, bool pause);
 
-/// `ps`: the agent's process list of the container ("table" text or "json" pid array).
+/// `ps`: the agent's process list of the container (the guest's `ps` table).
 Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& id,
-                                  const std::string& format, const std::vector<std::string>& args);
+                                  const std::vector<std::string>& args);
+
+/// `ps --format json`: the host processes that stand for the container's processes, the shims
+/// of its init and of its live exec'd processes. The guest's pids mean nothing on the host, and
+/// Docker (`docker top`) runs the host's `ps` on these pids.
+Result<std::vector<pid_t>> hostPids(const RuntimeContext& ctx, const std::string& id);
 
 /// `update`: new cgroup limits for a running or paused container.
 Status updateContainer(const RuntimeContext& ctx, const std::string& id,

@@ -14,3 +14,6 @@ echo "## Guest boot: QEMU start to the agent's Check"
 echo
 echo "## kata-runtime vs runc"
 KATA_ASSETS=$ASSETS "$here/runtime_bench.sh" "$BUILD" 5
+echo
+echo "## Docker: kata-runtime vs runc"
+KATA_ASSETS=$ASSETS "$here/docker_bench.sh" "$BUILD" 5

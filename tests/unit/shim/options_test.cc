@@ -80,6 +80,26 @@ TEST(ShimOptions, GoBooleanSpellings) {
   STRCMP_EQUAL("-terminal: \"yes\" is not a boolean (true or false)", errorOf(args).c_str());
 }
 
+TEST(ShimOptions, WatchedPidfds) {
+  auto args = base();
+  args.insert(args.end(), {"-watch-pidfd", "3=QEMU", "-watch-pidfd=4=kata-proxy"});
+  auto r = parseArgs(args);
+  CHECK_TRUE(r.ok());
+  const auto& w = r->options.watchPidfds;
+  CHECK_EQUAL(2u, w.size());
+  CHECK_EQUAL(3, w[0].first);
+  STRCMP_EQUAL("QEMU", w[0].second.c_str());
+  CHECK_EQUAL(4, w[1].first);
+  STRCMP_EQUAL("kata-proxy", w[1].second.c_str());
+  for (const char* bad : {"3", "3=", "=QEMU", "x=QEMU", "2=QEMU", "-1=QEMU"}) {
+    args = base();
+    args.insert(args.end(), {"-watch-pidfd", bad});
+    STRCMP_EQUAL(
+        ("invalid -watch-pidfd \"" + std::string(bad) + "\" (want FD=NAME, FD above 2)").c_str(),
+        errorOf(args).c_str());
+  }
+}
+
 TEST(ShimOptions, BadFlagsGetClearErrors) {
   auto args = base();
   args.push_back("-bogus");

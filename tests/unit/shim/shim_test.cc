@@ -2,8 +2,12 @@
 
 #include <poll.h>
 #include <pty.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -401,6 +405,27 @@ TEST(ShimRelay, AgentLostForGoodGivesUpWith255) {
   agent.server->stop();
   CHECK_EQUAL(255, shim.join());
   STRCMP_CONTAINS("agent unreachable", shim.shim().fatalError().c_str());
+}
+
+TEST(ShimRelay, AWatchedProcessExitingEndsTheShimAtOnce) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
+  CHECK_TRUE(pidfd);
+  ShimConfig c = config();
+  c.retryTimeout = 60000ms;  // the agent stays reachable: only the watch can end the shim
+  c.watched.push_back({pidfd.get(), "QEMU"});
+  RunningShim shim(std::move(c), agent.dialer());
+  waitForReads(2);
+  auto start = std::chrono::steady_clock::now();
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  CHECK_EQUAL(255, shim.join());
+  CHECK_TRUE(std::chrono::steady_clock::now() - start < 5s);
+  STRCMP_EQUAL("QEMU exited: the container's VM is gone", shim.shim().fatalError().c_str());
 }
 
 TEST(ShimRelay, SurvivesAProxyRestart) {
