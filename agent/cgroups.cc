@@ -22,14 +22,6 @@ namespace kata::agent {
 
 namespace {
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(s);
-  while (std::getline(in, item, sep)) out.push_back(item);
-  return out;
-}
-
 Status writeFileValue(const std::string& path, const std::string& value) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_TRUNC));
   if (!fd) return sysError("open " + path);
@@ -132,7 +124,7 @@ std::vector<CgroupHierarchy> parseCgroupMounts(std::string_view mountinfo) {
     if (!(pre >> id >> parent >> dev >> root >> mountPoint)) continue;
     if (!(post >> fstype >> source >> superOpts) || fstype != "cgroup") continue;
     CgroupHierarchy h{mountPoint, {}};
-    for (const auto& opt : split(superOpts, ',')) {
+    for (const auto& opt : splitFields(superOpts, ',')) {
       if (isController(opt)) h.controllers.push_back(opt);
     }
     if (!h.controllers.empty()) out.push_back(std::move(h));
@@ -144,7 +136,7 @@ Result<std::string> normalizeCgroupPath(const std::string& path, const std::stri
   if (path.empty() || path.find(':') != std::string::npos) return "/kata/" + containerId;
   if (path.size() > 4096) return makeError("cgroupsPath is too long", EINVAL);
   std::string out;
-  for (const auto& part : split(path, '/')) {
+  for (const auto& part : splitFields(path, '/')) {
     if (part.empty() || part == ".") continue;
     if (part == "..") {
       return makeError("cgroupsPath \"" + path + "\" must not contain \"..\"", EINVAL);
@@ -164,7 +156,7 @@ Result<Cgroup> Cgroup::create(const std::string& path) {
     bool cpuset =
         std::find(h.controllers.begin(), h.controllers.end(), "cpuset") != h.controllers.end();
     std::string cur = h.mountPoint;
-    for (const auto& part : split(path.substr(1), '/')) {
+    for (const auto& part : splitFields(path.substr(1), '/')) {
       std::string parentDir = cur;
       cur += "/" + part;
       if (::mkdir(cur.c_str(), 0755) == 0) {

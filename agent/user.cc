@@ -6,23 +6,12 @@
 #include <charconv>
 #include <sstream>
 
+#include "lib/parse.h"
 #include "lib/safe_path.h"
 
 namespace kata::agent {
 
 namespace {
-
-std::vector<std::string> splitFields(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t pos = line.find(sep, start);
-    out.push_back(line.substr(start, pos - start));
-    if (pos == std::string::npos) break;
-    start = pos + 1;
-  }
-  return out;
-}
 
 template <class T>
 std::optional<T> parseId(std::string_view s) {

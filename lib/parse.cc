@@ -130,4 +130,14 @@ Result<bool> parseBool(std::string_view v, std::string_view what) {
   return invalid(v, what, "a boolean (true or false)");
 }
 
+std::vector<std::string> splitFields(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  for (;;) {
+    const size_t pos = text.find(sep);
+    out.emplace_back(text.substr(0, pos));
+    if (pos == std::string_view::npos) return out;
+    text.remove_prefix(pos + 1);
+  }
+}
+
 }  // namespace kata

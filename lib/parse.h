@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/result.h"
 
@@ -40,6 +41,9 @@ Result<T> parseInt(std::string_view text, std::string_view what, int base = 10) 
 /// A Go duration ("300ms", "1.5h", "2h45m", units ns, us, µs, ms, s, m, h), not negative.
 /// A plain number is refused: the unit is never guessed.
 Result<std::chrono::nanoseconds> parseDuration(std::string_view text, std::string_view what);
+
+/// `text` cut at every `sep`, every field kept (empty ones too: "a::b" gives three, "a:" two).
+std::vector<std::string> splitFields(std::string_view text, char sep);
 
 /// Go's strconv.ParseBool spellings: 1 t T true TRUE True, 0 f F false FALSE False.
 Result<bool> parseBool(std::string_view text, std::string_view what);

@@ -7,25 +7,17 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <sstream>
 #include <thread>
 
 #include "lib/fs_util.h"
+#include "lib/parse.h"
 
 namespace kata::vc {
 namespace {
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(s);
-  while (std::getline(in, item, sep)) out.push_back(item);
-  return out;
-}
-
 Result<std::string> cleanComponents(const std::string& p, const std::string& what) {
   std::string out;
-  for (const auto& c : split(p, '/')) {
+  for (const auto& c : splitFields(p, '/')) {
     if (c.empty() || c == ".") continue;
     if (c == "..") return makeError(what + ": \"..\" is not allowed in a cgroup path", EINVAL);
     out += "/" + c;
@@ -43,7 +35,7 @@ Result<std::string> expandSlice(const std::string& slice, const std::string& wha
   const std::string base = slice.substr(0, slice.size() - suffix.size());
   if (base == "-") return std::string();  // the root slice
   std::string path, prefix;
-  for (const auto& part : split(base, '-')) {
+  for (const auto& part : splitFields(base, '-')) {
     if (part.empty()) return makeError(what + ": \"" + slice + "\" has an empty part", EINVAL);
     prefix += (prefix.empty() ? "" : "-") + part;
     path += "/" + prefix + suffix;
@@ -111,8 +103,7 @@ Result<std::string> hostCgroupPath(const std::string& cgroupsPath) {
     if (p.empty()) return makeError(what + ": names the root cgroup", EINVAL);
     return p;
   }
-  auto parts = split(cgroupsPath, ':');
-  if (cgroupsPath.back() == ':') parts.push_back("");
+  auto parts = splitFields(cgroupsPath, ':');
   if (parts.size() != 3)
     return makeError(what + ": expected \"slice:prefix:name\" (systemd) or a path", EINVAL);
   const std::string& name = parts[2];
@@ -155,7 +146,7 @@ Status createHostCgroup(const CgroupHierarchies& h, const std::string& path,
                         const oci::Resources* r) {
   for (const auto& root : h.dirs) {
     std::string dir = root;
-    for (const auto& c : split(path, '/')) {
+    for (const auto& c : splitFields(path, '/')) {
       if (c.empty()) continue;
       const std::string parent = dir;
       dir += "/" + c;
@@ -203,7 +194,7 @@ Status removeHostCgroup(const CgroupHierarchies& h, const std::string& path) {
     // `kata-runtime run` joined it and deletes at the end: it leaves for the root first.
     auto procs = readFile(dir + "/cgroup.procs", 1 << 20);
     if (procs.ok()) {
-      for (const auto& line : split(*procs, '\n'))
+      for (const auto& line : splitFields(*procs, '\n'))
         if (line == std::to_string(getpid())) (void)moveSelf(root);
     }
     // Processes killed just before may still be exiting: rmdir says EBUSY until they are gone.

@@ -268,10 +268,12 @@ PY
         # (a hook that exits without reading its state once killed kata-runtime with SIGPIPE)
         expect_contains "cycle $i: hook failure" "exited with status 1" \
           "$(cat "$TEST_ROOT/hookfail.out")" || return ;;
-      7) # start fails: the program does not exist
-        rt create --bundle "$B/lm-noexec" $id </dev/null >/dev/null 2>&1 || { fail "cycle $i: create"; return; }
-        rt start $id >/dev/null 2>&1 && { fail "cycle $i: start of a missing program succeeded"; return; }
-        rt delete --force $id || { fail "cycle $i: delete"; return; } ;;
+      7) # create fails: the program does not exist (as under runc); nothing of it stays
+        rt create --bundle "$B/lm-noexec" $id </dev/null >"$TEST_ROOT/noexec.out" 2>&1 &&
+          { fail "cycle $i: create of a missing program succeeded"; return; }
+        expect_contains "cycle $i: missing program" 'exec "/no/such/program": no such file or directory' \
+          "$(cat "$TEST_ROOT/noexec.out")" || return
+        rt state $id >/dev/null 2>&1 && { fail "cycle $i: the failed create left its container"; return; } ;;
       *)
         rt create --bundle "$B/lm" $id </dev/null >/dev/null 2>&1 || { fail "cycle $i: create"; return; }
         rt start $id || { fail "cycle $i: start"; return; }
