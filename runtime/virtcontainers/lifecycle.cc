@@ -429,7 +429,6 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     ss.hostname = spec.hostname;
     // A network namespace without a path (Docker's, runc spec's): the sandbox makes its own.
     ss.netns = specNetns(spec);
-    ss.newNetns = ss.netns.empty();
     ss.beforeNetworkScan = [&](const std::string& ns) { return runCreateHooks(hooks, ns); };
     if (spec.linux) {
       ss.resources = spec.linux->resources;

@@ -287,7 +287,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   }
 
   std::string netns = spec.netns;
-  if (spec.newNetns) {
+  if (netns.empty()) {
     netns = StorePaths::netnsFile(sid);
     undo.add([netns] { (void)net::removeNetns(netns); });
     KATA_TRY(net::createNetns(netns));
@@ -299,7 +299,7 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
 
   std::vector<UniqueFd> taps;
   net::SandboxNetwork network;
-  if (!netns.empty() && config.runtime.internetworking_model == "tcfilter") {
+  if (config.runtime.internetworking_model == "tcfilter") {
     KATA_ASSIGN_OR_RETURN(net::Attached attached, net::attach(netns));
     network = std::move(attached.network);
     taps = std::move(attached.taps);

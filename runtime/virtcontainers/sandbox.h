@@ -19,11 +19,10 @@ struct SandboxSpec {
   std::string id;
   std::string hostname;
   std::vector<std::string> dns;  // nameserver lines for the guest's /etc/resolv.conf
-  // The spec's network namespace (a path), whose interfaces the guest gets; "" for none.
+  // The spec's network namespace (a path), whose interfaces the guest gets; "" when the spec
+  // asks for a new one: the sandbox then makes its own, kept at StorePaths::netnsFile(id) and
+  // removed with the sandbox.
   std::string netns;
-  // The spec asks for a new network namespace: the sandbox makes its own, kept at
-  // StorePaths::netnsFile(id) and removed with the sandbox.
-  bool newNetns = false;
   // Runs once the network namespace exists, before its interfaces are scanned (the spec's
   // create hooks: Docker's libnetwork moves the container's veth in from there).
   std::function<Status(const std::string& netns)> beforeNetworkScan;
