@@ -366,7 +366,7 @@ Result<ContainerConfig> buildContainerConfig(const grpc::CreateContainerRequest&
     ms.destination = m.destination();
     KATA_TRY(validateContainerPath(ms.destination, "mount destination"));
     for (const auto& o : m.options()) KATA_TRY(checkString(o, "mount option"));
-    ms.options = parseMountOptions({m.options().begin(), m.options().end()});
+    ms.options = mount::parseMountOptions({m.options().begin(), m.options().end()});
     ms.type = m.type().empty() ? "none" : m.type();
     if (!supportedMountTypes().count(ms.type)) {
       return makeError(

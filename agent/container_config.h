@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "agent/capabilities.h"
-#include "agent/mount_options.h"
+#include "lib/mount_options.h"
 #include "agent/seccomp.h"
 #include "agent/user.h"
 #include "lib/result.h"
@@ -42,7 +42,7 @@ struct MountSpec {
   std::string source;
   std::string destination;  // absolute, inside the rootfs
   std::string type;         // "bind", "proc", "tmpfs", "cgroup", ...
-  MountOptions options;
+  mount::MountOptions options;
 };
 
 struct DeviceSpec {

@@ -1,8 +1,8 @@
 #include "agent/storage.h"
 
 #include "agent/container_config.h"
-#include "agent/mount_options.h"
 #include "lib/fs_util.h"
+#include "lib/mount_options.h"
 #include "protocols/agent.pb.h"
 
 namespace kata::agent {
@@ -37,7 +37,7 @@ Result<MountedStorage> mountStorage(const grpc::Storage& s) {
   if (source.empty() || source.size() > 256) {
     return makeError("storage " + mp + ": source must be 1 to 256 bytes", EINVAL);
   }
-  MountOptions opts = parseMountOptions({s.options().begin(), s.options().end()});
+  mount::MountOptions opts = mount::parseMountOptions({s.options().begin(), s.options().end()});
   KATA_TRY(mkdirAll(mp, 0755));
   // The runtime's share (or a scratch tmpfs) where container rootfs and volumes live.
   KATA_TRY(mount::mount(source, mp, fstype, opts.flags & ~(MS_BIND | MS_REC), opts.data));

@@ -155,4 +155,31 @@ class Signal : public HandleOwner<uv_signal_t> {
   Callback cb_;
 };
 
+/// Wakes the loop from another thread: send() is the only call that may be made off the
+/// loop's thread; the callback runs on it (several sends may be coalesced into one call).
+class Async : public HandleOwner<uv_async_t> {
+ public:
+  using Callback = std::function<void()>;
+
+  Status init(uv_loop_t* loop, Callback cb) {
+    cb_ = std::move(cb);
+    return create(
+        [&](uv_async_t* h) {
+          return uv_async_init(loop, h, [](uv_async_t* a) {
+            auto* self = static_cast<Async*>(a->data);
+            if (!self) return;
+            Callback cb = self->cb_;
+            cb();
+          });
+        },
+        this, "create async handle");
+  }
+  void send() {
+    if (h_) uv_async_send(h_);
+  }
+
+ private:
+  Callback cb_;
+};
+
 }  // namespace kata::uv

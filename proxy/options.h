@@ -21,6 +21,9 @@ struct Options {
   log::Level logLevel = log::Level::Warn;  // -log (upstream default: warn)
   bool debug = false;                      // -debug: same as -log debug
   bool version = false;                    // -version: print the version and exit
+  // Not flags: set by a process that runs the proxy in a thread of its own (the shim v2).
+  bool handleSignals = true;  // SIGTERM/SIGINT end the proxy
+  int virtiofsdLogFd = 3;     // virtiofsd's stderr (kVirtiofsdLogFd), read when virtiofsdLog is set
 };
 
 /// Parses argv[1..]. Errors name the offending flag in one line.

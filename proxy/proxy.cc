@@ -21,6 +21,7 @@ Proxy::~Proxy() {
   listenPoll_.reset();
   sigterm_.reset();
   sigint_.reset();
+  stopRequest_.reset();
   listenFd_.reset();
   if (listening_) ::unlink(options_.listenSocket.c_str());
   uv_run(&loop_, UV_RUN_NOWAIT);  // lets libuv run the close callbacks that free handles
@@ -71,20 +72,28 @@ Status Proxy::setUp() {
   }));
   listenPoll_.want(UV_READABLE);
 
-  auto onSignal = [this](int sig) {
-    finish(0, makeError(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT")));
-  };
-  KATA_TRY(sigterm_.start(&loop_, SIGTERM, onSignal));
-  KATA_TRY(sigint_.start(&loop_, SIGINT, onSignal));
+  if (options_.handleSignals) {
+    auto onSignal = [this](int sig) {
+      finish(0, makeError(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT")));
+    };
+    KATA_TRY(sigterm_.start(&loop_, SIGTERM, onSignal));
+    KATA_TRY(sigint_.start(&loop_, SIGINT, onSignal));
+  }
+  // Not counted as a reason to keep the loop running: it lives until ~Proxy, so that
+  // requestStop() from another thread never races with its close.
+  KATA_TRY(stopRequest_.init(&loop_, [this] { finish(0, makeError("stop requested")); }));
+  uv_unref(reinterpret_cast<uv_handle_t*>(stopRequest_.get()));
 
   if (!options_.virtiofsdLog.empty()) {
-    // fd 3 is virtiofsd's stderr, a pipe kata-runtime handed down (see console.h).
+    // virtiofsd's stderr, a pipe kata-runtime handed down as fd 3 (see console.h).
+    const int fd = options_.virtiofsdLogFd;
     struct stat st;
-    if (::fstat(kVirtiofsdLogFd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
-      log::warn("no virtiofsd pipe on fd 3: virtiofsd's messages are not kept");
+    if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+      log::warn("no virtiofsd pipe on fd " + std::to_string(fd) +
+                ": virtiofsd's messages are not kept");
     } else {
-      (void)::fcntl(kVirtiofsdLogFd, F_SETFD, FD_CLOEXEC);
-      KATA_TRY(virtiofsdLog_.start(&loop_, UniqueFd(kVirtiofsdLogFd), options_.virtiofsdLog));
+      (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      KATA_TRY(virtiofsdLog_.start(&loop_, UniqueFd(fd), options_.virtiofsdLog));
     }
   }
   if (!options_.agentLogsSocket.empty()) {
@@ -100,16 +109,27 @@ Status Proxy::setUp() {
 
 Result<int> Proxy::run() {
   ::signal(SIGPIPE, SIG_IGN);  // a client hanging up must not kill the whole sandbox's proxy
+  KATA_TRY(start());
+  return serve();
+}
+
+Status Proxy::start() {
   Status st = setUp();
   if (!st.ok()) {
     finished_ = true;
-    return std::move(st).error();  // ~Proxy removes whatever was created
+    return st;  // ~Proxy removes whatever was created
   }
   log::info("proxy started",
             {{"listen-socket", options_.listenSocket}, {"mux-socket", options_.muxSocket}});
+  return okStatus();
+}
+
+int Proxy::serve() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   return exitCode_;
 }
+
+void Proxy::requestStop() { stopRequest_.send(); }
 
 void Proxy::onAccept() {
   for (;;) {

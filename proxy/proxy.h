@@ -32,6 +32,14 @@ class Proxy {
   /// (mux socket unreachable, listen socket unusable) are returned and leave nothing behind.
   Result<int> run();
 
+  /// run() in two steps, for a proxy served from a thread of an embedding process (the shim
+  /// v2): start() sets up on the caller's thread, serve() then runs the loop (on any one
+  /// thread) until the VM side closes or requestStop().
+  Status start();
+  int serve();
+  /// Thread-safe: ends serve() as SIGTERM would (the agent gets a go-away). Only after start().
+  void requestStop();
+
  private:
   Status setUp();
   void onAccept();
@@ -47,6 +55,7 @@ class Proxy {
   uv::Poll listenPoll_;
   uv::Signal sigterm_;
   uv::Signal sigint_;
+  uv::Async stopRequest_;
   LogPump console_{"console", "agent"};
   LogPump virtiofsdLog_{"virtiofsd", ""};
   int exitCode_ = 0;

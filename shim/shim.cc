@@ -92,6 +92,14 @@ bool Shim::sleepUnlessStopping(std::chrono::milliseconds d) {
   return !cv_.wait_for(lock, d, [this] { return stopping_; });
 }
 
+void Shim::cancel() {
+  {
+    std::lock_guard lock(mu_);
+    if (fatal_.empty()) fatal_ = "relay cancelled";
+  }
+  stopAll();
+}
+
 void Shim::stopAll() {
   {
     std::lock_guard lock(mu_);

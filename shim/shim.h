@@ -96,6 +96,10 @@ class Shim {
   /// Why the shim gave up (empty unless run() returned kExitAgentLost).
   std::string fatalError() const;
 
+  /// Ends run() early, from another thread, leaving the process as it is: run() returns
+  /// kExitAgentLost (the shim v2 stops the relays of a container it removes).
+  void cancel();
+
  private:
   enum class Outcome { Ok, Failed, Stopped };
   template <class Req, class Resp>

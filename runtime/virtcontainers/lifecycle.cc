@@ -20,6 +20,7 @@
 #include "lib/safe_path.h"
 #include "lib/unique_fd.h"
 #include "runtime/virtcontainers/console.h"
+#include "runtime/virtcontainers/container.h"
 #include "runtime/virtcontainers/hooks.h"
 #include "runtime/virtcontainers/host_cgroup.h"
 #include "runtime/virtcontainers/rollback.h"
@@ -29,35 +30,6 @@
 
 namespace kata::vc {
 namespace {
-
-constexpr int kRemoveTimeoutSec = 10;
-
-// CRI annotations that put several containers in one sandbox (containerd, then CRI-O).
-struct PodRole {
-  bool member = false;    // joins an existing sandbox
-  std::string sandboxId;  // the sandbox to join
-};
-
-Result<PodRole> podRole(const oci::Spec& spec) {
-  auto get = [&spec](const char* key) -> std::string {
-    auto it = spec.annotations.find(key);
-    return it == spec.annotations.end() ? "" : it->second;
-  };
-  std::string type = get("io.kubernetes.cri.container-type");
-  std::string sid = get("io.kubernetes.cri.sandbox-id");
-  if (type.empty()) {
-    type = get("io.kubernetes.cri-o.ContainerType");
-    sid = get("io.kubernetes.cri-o.SandboxID");
-  }
-  PodRole role;
-  if (type == "container") {
-    if (sid.empty()) return makeError("pod container without a sandbox id annotation", EINVAL);
-    KATA_TRY_CTX(validateContainerId(sid), "sandbox id annotation");
-    role.member = true;
-    role.sandboxId = sid;
-  }
-  return role;
-}
 
 std::string liveStatus(const ContainerState& c, const SandboxState* s) {
   if (c.status == "stopped") return "stopped";
@@ -76,116 +48,6 @@ oci::State ociState(const ContainerState& c, const std::string& status, pid_t pi
   st.bundle = c.bundle;
   st.annotations = c.annotations;
   return st;
-}
-
-bool hasOption(const std::vector<std::string>& opts, const char* o) {
-  return std::find(opts.begin(), opts.end(), o) != opts.end();
-}
-
-bool isBindMount(const oci::Mount& m) {
-  return m.type == "bind" || hasOption(m.options, "bind") || hasOption(m.options, "rbind");
-}
-
-// True when `path` is `dir` or below it (both absolute, lexically clean).
-bool isUnder(const std::string& path, const std::string& dir) {
-  if (dir == "/") return true;
-  return path.compare(0, dir.size(), dir) == 0 &&
-         (path.size() == dir.size() || path[dir.size()] == '/');
-}
-
-// A mount point the agent will need in the container's rootfs.
-struct MountPoint {
-  std::string destination;
-  bool directory = true;
-};
-
-// With root.readonly the rootfs is shared read-only on the host too, so the agent cannot create
-// missing mount points in it: they are created here first, as runc creates them in a
-// read-only rootfs before remounting it. Destinations below an earlier mount are created in
-// that mount by the agent. Paths resolve inside the rootfs (safe_path): it is untrusted.
-Status createMountPoints(const std::string& rootfs, const std::vector<MountPoint>& points) {
-  KATA_ASSIGN_OR_RETURN(UniqueFd root, safepath::openRoot(rootfs));
-  for (size_t i = 0; i < points.size(); i++) {
-    const MountPoint& p = points[i];
-    bool covered = false;
-    for (size_t j = 0; j < i && !covered; j++)
-      covered =
-          p.destination != points[j].destination && isUnder(p.destination, points[j].destination);
-    if (covered) continue;
-    if (p.directory) {
-      KATA_TRY_CTX(safepath::mkdirAllInRoot(root.get(), p.destination, 0755),
-                   "mount point " + p.destination + " in the read-only rootfs");
-      continue;
-    }
-    std::string parent = p.destination.substr(0, p.destination.rfind('/'));
-    KATA_TRY_CTX(safepath::mkdirAllInRoot(root.get(), parent.empty() ? "/" : parent, 0755),
-                 "mount point " + p.destination + " in the read-only rootfs");
-    auto f = safepath::openInRoot(root.get(), p.destination, O_WRONLY | O_CREAT, 0644);
-    if (!f.ok() && f.error().code != EISDIR)
-      return std::move(f).error().wrap("mount point " + p.destination + " in the read-only rootfs");
-  }
-  return okStatus();
-}
-
-// The size of a host tmpfs bound on /dev/shm; Docker's default 64 MiB when it is not a tmpfs.
-uint64_t shmSize(const std::string& source) {
-  struct statfs sfs;
-  if (statfs(source.c_str(), &sfs) == 0 && sfs.f_type == TMPFS_MAGIC && sfs.f_blocks > 0)
-    return uint64_t(sfs.f_blocks) * uint64_t(sfs.f_bsize);
-  return 64u << 20;
-}
-
-// Rewrites the OCI spec for the guest: rootfs and bind sources become paths in the share, and
-// what the guest cannot take from a host spec goes (constrainForGuest). `mountPoints` gets the
-// destination of every mount the guest will make.
-Result<::grpc::Spec> guestSpec(const oci::Spec& spec, const std::string& sid,
-                               const std::string& cid, bool guestSeccomp,
-                               std::vector<std::string>& hostMounts,
-                               std::vector<MountPoint>& mountPoints) {
-  ::grpc::Spec g = toAgentSpec(spec);
-  g.clear_mounts();
-  for (const auto& m : spec.mounts) {
-    ::grpc::Mount gm;
-    gm.set_destination(m.destination);
-    gm.set_type(m.type);
-    gm.set_source(m.source);
-    for (const auto& o : m.options) gm.add_options(o);
-    bool directory = true;
-    if (isBindMount(m)) {
-      if (m.destination == "/dev/shm") {
-        // Docker's per-container shm (--ipc shareable) is a host tmpfs of --shm-size bytes; a
-        // guest tmpfs of the same size behaves the same.
-        gm.set_type("tmpfs");
-        gm.set_source("shm");
-        gm.clear_options();
-        for (const char* o : {"nosuid", "noexec", "nodev", "mode=1777"}) gm.add_options(o);
-        gm.add_options("size=" + std::to_string(shmSize(m.source)));
-      } else if (m.source == "/sys") {
-        // runc's rootless spec binds the machine's sysfs: in a VM, the guest's.
-        gm.set_type("bind");
-      } else {
-        // Host device and kernel trees are not shareable over 9p; devices reach a VM by
-        // hotplug.
-        KATA_ASSIGN_OR_RETURN(bool system, shared::isHostSystemPath(m.source));
-        if (system) {
-          log::warn("skipping bind mount of a host system path", {{"source", m.source}});
-          continue;
-        }
-        KATA_ASSIGN_OR_RETURN(shared::SharedFile f,
-                              shared::shareHostPath(sid, cid, m.source, hasOption(m.options, "ro"),
-                                                    hasOption(m.options, "rbind")));
-        hostMounts.push_back(f.hostMount);
-        gm.set_source(f.guestPath);
-        gm.set_type("bind");
-        struct stat st;
-        directory = stat(f.hostMount.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-      }
-    }
-    mountPoints.push_back({m.destination, directory});
-    *g.add_mounts() = gm;
-  }
-  constrainForGuest(g, cid, guestSeccomp);
-  return g;
 }
 
 struct ShimStdio {
@@ -282,19 +144,6 @@ std::string absolutePath(const std::string& p) {
   return std::string(cwd) + "/" + p;
 }
 
-// Detaches a container's mounts (newest first), then whatever else is in its directory of the
-// share (mounts a killed create did not record).
-Status unshareAll(const std::string& sid, const std::string& cid,
-                  const std::vector<std::string>& hostMounts) {
-  Status first;
-  for (auto it = hostMounts.rbegin(); it != hostMounts.rend(); ++it) {
-    Status st = shared::unshare(sid, cid, *it);
-    if (!st.ok() && first.ok()) first = std::move(st);
-  }
-  Status rest = shared::unshareContainer(sid, cid);
-  return first.ok() ? rest : first;
-}
-
 // Removes a container's guest side and host side. Every step runs; the first error is kept.
 Status teardownContainer(const RuntimeContext& ctx, const SandboxState& sandbox,
                          const ContainerState& c, bool force) {
@@ -305,34 +154,18 @@ Status teardownContainer(const RuntimeContext& ctx, const SandboxState& sandbox,
       if (first.ok()) first = std::move(st);
     }
   };
-  if (sandbox.qemu.alive() && sandbox.proxy.alive()) {
-    if (auto agent = agentOf(sandbox); agent.ok()) {
-      ::grpc::RemoveContainerRequest req;
-      req.set_container_id(c.id);
-      req.set_timeout(kRemoveTimeoutSec);
-      auto r = agent->call("RemoveContainer", &::grpc::AgentService::Stub::RemoveContainer, req,
-                           force ? 5000 : (kRemoveTimeoutSec + 20) * 1000);
-      if (!r.ok() && !force && r.error().code != ENOENT) keep(std::move(r).error());
-    }
-  }
   for (const auto& [id, e] : c.execs) keep(e.shim.killAndWait());
   keep(c.shim.killAndWait());
-  keep(unshareAll(sandbox.id, c.id, c.hostMounts));
+  keep(removeContainerFromSandbox(sandbox, c, force));
   return first;
 }
 
 // What a pod member whose state is unreadable may have left: its container in the guest, its
 // mounts in the share, its state dir, its place in the member list.
 Status removeMemberLeftovers(SandboxState& sandbox, const std::string& id) {
-  if (sandbox.qemu.alive() && sandbox.proxy.alive()) {
-    if (auto agent = agentOf(sandbox); agent.ok()) {
-      ::grpc::RemoveContainerRequest req;
-      req.set_container_id(id);
-      req.set_timeout(kRemoveTimeoutSec);
-      (void)agent->call("RemoveContainer", &::grpc::AgentService::Stub::RemoveContainer, req, 5000);
-    }
-  }
-  Status first = unshareAll(sandbox.id, id, {});
+  ContainerState unknown;
+  unknown.id = id;
+  Status first = removeContainerFromSandbox(sandbox, unknown, true);
   Status removed = removeAll(StorePaths::sandboxDir(sandbox.id) + "/" + id);
   if (first.ok()) first = std::move(removed);
   auto& members = sandbox.containers;
@@ -409,7 +242,6 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   // Everything the undo steps refer to is declared before them, so that it outlives them.
   SandboxState sandbox;
   ContainerState c;
-  std::optional<AgentClient> agent;
   ShimHandle shim;
   FileLock lock;  // before the undo steps, so that they run while it is held
   KATA_TRY(indexAdd(ctx.root, req.id, sid, bundle));
@@ -440,56 +272,16 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     undo.add([&sandbox] { (void)destroySandbox(sandbox); });
   }
 
-  // The container's state dir is its claim on the id inside the sandbox: made exclusively, so
-  // that a second create of the same id (from another --root, or a pod member's duplicate)
-  // fails here instead of rolling back the first one's mounts and state.
-  const std::string stateDir = StorePaths::sandboxDir(sid) + "/" + req.id;
-  const auto& members = sandbox.containers;
-  bool listed = std::find(members.begin(), members.end(), req.id) != members.end();
-  if (listed || mkdir(stateDir.c_str(), 0700) != 0) {
-    if (listed || errno == EEXIST)
-      return makeError("container " + req.id + " already exists", EEXIST);
-    return sysError("mkdir " + stateDir);
-  }
-  crashPoint("create:claimed");
-  c.id = req.id;
-  c.sandboxId = sid;
-  c.bundle = bundle;
-  c.status = "created";
-  c.terminal = spec.process->terminal;
-  c.created = log::timestamp();
-  c.annotations = spec.annotations;
+  ContainerRequest creq;
+  creq.id = req.id;
+  creq.bundle = bundle;
+  creq.spec = &spec;
+  creq.guestSeccomp = !ctx.config.runtime.disable_guest_seccomp;
+  KATA_ASSIGN_OR_RETURN(c, createContainerInSandbox(sandbox, creq));
   c.hooks = hooks;
-  undo.add([&, stateDir] {
-    (void)unshareAll(sid, c.id, c.hostMounts);
-    (void)removeAll(stateDir);
-  });
-  std::string rootfs = spec.root.path[0] == '/' ? spec.root.path : bundle + "/" + spec.root.path;
-  std::vector<MountPoint> mountPoints;
-  KATA_ASSIGN_OR_RETURN(::grpc::Spec gspec,
-                        guestSpec(spec, sid, req.id, !ctx.config.runtime.disable_guest_seccomp,
-                                  c.hostMounts, mountPoints));
-  crashPoint("create:volumes");
-  if (spec.root.readonly) KATA_TRY(createMountPoints(rootfs, mountPoints));
-  KATA_ASSIGN_OR_RETURN(shared::SharedFile rootMount,
-                        shared::shareRootfs(sid, req.id, rootfs, spec.root.readonly));
-  c.hostMounts.insert(c.hostMounts.begin(), rootMount.hostMount);
-  gspec.mutable_root()->set_path(rootMount.guestPath);
-  crashPoint("create:rootfs");
-
-  KATA_ASSIGN_OR_RETURN(agent, agentOf(sandbox));
-  ::grpc::CreateContainerRequest creq;
-  creq.set_container_id(req.id);
-  creq.set_exec_id(req.id);
-  *creq.mutable_oci() = gspec;
-  creq.set_sandbox_pidns(sharesSandboxPidNamespace(spec));
-  auto created = agent->call("CreateContainer", &::grpc::AgentService::Stub::CreateContainer, creq);
-  if (!created.ok()) return std::move(created).error();
-  crashPoint("create:container");
-  undo.add([&agent, id = req.id] {
-    ::grpc::RemoveContainerRequest r;
-    r.set_container_id(id);
-    (void)agent->call("RemoveContainer", &::grpc::AgentService::Stub::RemoveContainer, r, 5000);
+  undo.add([&sandbox, &c] {
+    (void)removeContainerFromSandbox(sandbox, c, true);
+    (void)removeAll(StorePaths::sandboxDir(sandbox.id) + "/" + c.id);
   });
 
   KATA_ASSIGN_OR_RETURN(shim, startShim(ctx, sandbox, req.id, req.id, spec.process->terminal,
@@ -550,10 +342,7 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
   const bool retry = l.container.status == "starting";
   l.container.status = "starting";
   KATA_TRY(saveContainer(l.container));
-  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
-  ::grpc::StartContainerRequest req;
-  req.set_container_id(id);
-  auto started = agent.call("StartContainer", &::grpc::AgentService::Stub::StartContainer, req);
+  Status started = startInGuest(l.sandbox, id);
   if (!started.ok() && !(retry && started.error().code == EALREADY)) {
     // As under runc, a container whose process the agent could not start (a bad entrypoint:
     // the agent answered an error, code 0 or ENOENT) is stopped: its shim goes, so that
@@ -586,15 +375,8 @@ Status killContainer(const RuntimeContext& ctx, const std::string& id, int signa
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
   std::string status = liveStatus(l.container, &l.sandbox);
   if (status == "stopped") return makeError("container " + id + " is not running", ESRCH);
-  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
-  ::grpc::SignalProcessRequest req;
-  req.set_container_id(id);
   // The init's exec id is the container id; an empty one asks the agent for every process.
-  req.set_exec_id(all ? "" : id);
-  req.set_signal(uint32_t(signal));
-  auto sent = agent.call("SignalProcess", &::grpc::AgentService::Stub::SignalProcess, req, 10000);
-  if (!sent.ok()) return std::move(sent).error();
-  return okStatus();
+  return signalInGuest(l.sandbox, id, all ? "" : id, signal);
 }
 
 Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool force) {
@@ -685,18 +467,11 @@ Result<ShimHandle> execProcess(const RuntimeContext& ctx, const ExecRequest& req
   std::string status = liveStatus(l.container, &l.sandbox);
   if (status != "running")
     return makeError("cannot exec in container " + req.id + ": it is " + status, EINVAL);
-  if (req.process.args.empty()) return makeError("exec: no command given", EINVAL);
   if (req.process.terminal && req.consoleSocket.empty() && req.detach)
     return makeError("cannot allocate tty if runc will detach without setting console socket",
                      EINVAL);
   const std::string execId = randomHex(8);
-  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
-  ::grpc::ExecProcessRequest ereq;
-  ereq.set_container_id(req.id);
-  ereq.set_exec_id(execId);
-  *ereq.mutable_process() = toAgentProcess(req.process);
-  auto execd = agent.call("ExecProcess", &::grpc::AgentService::Stub::ExecProcess, ereq);
-  if (!execd.ok()) return std::move(execd).error();
+  KATA_TRY(execInGuest(l.sandbox, req.id, execId, req.process));
   crashPoint("exec:process");
   KATA_ASSIGN_OR_RETURN(ShimHandle shim,
                         startShim(ctx, l.sandbox, req.id, execId, req.process.terminal,
@@ -715,32 +490,20 @@ Status pauseContainer(const RuntimeContext& ctx, const std::string& id, bool pau
     return makeError("cannot pause container " + id + ": it is " + status, EINVAL);
   if (!pause && status != "paused")
     return makeError("cannot resume container " + id + ": it is " + status, EINVAL);
-  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(l.sandbox));
-  if (pause) {
-    ::grpc::PauseContainerRequest r;
-    r.set_container_id(id);
-    auto done = agent.call("PauseContainer", &::grpc::AgentService::Stub::PauseContainer, r);
-    if (!done.ok()) return std::move(done).error();
-  } else {
-    ::grpc::ResumeContainerRequest r;
-    r.set_container_id(id);
-    auto done = agent.call("ResumeContainer", &::grpc::AgentService::Stub::ResumeContainer, r);
-    if (!done.ok()) return std::move(done).error();
-  }
+  KATA_TRY(pauseInGuest(l.sandbox, id, pause));
   l.container.status = pause ? "paused" : "running";
   return saveContainer(l.container);
 }
 
 namespace {
 
-// The agent of a container that is running or paused, for queries and updates.
-Result<AgentClient> agentOfLiveContainer(const Loaded& l, const std::string& id,
-                                         const char* operation) {
+// A container that is running or paused, for queries and updates.
+Status checkLive(const Loaded& l, const std::string& id, const char* operation) {
   std::string status = liveStatus(l.container, &l.sandbox);
   if (status != "running" && status != "paused")
     return makeError(std::string("cannot ") + operation + " container " + id + ": it is " + status,
                      EINVAL);
-  return agentOf(l.sandbox);
+  return okStatus();
 }
 
 }  // namespace
@@ -748,22 +511,13 @@ Result<AgentClient> agentOfLiveContainer(const Loaded& l, const std::string& id,
 Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& id,
                                   const std::vector<std::string>& args) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
-  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "list processes of"));
-  ::grpc::ListProcessesRequest req;
-  req.set_container_id(id);
-  req.set_format("table");
-  for (const auto& a : args) req.add_args(a);
-  KATA_ASSIGN_OR_RETURN(
-      ::grpc::ListProcessesResponse resp,
-      agent.call("ListProcesses", &::grpc::AgentService::Stub::ListProcesses, req));
-  return resp.process_list();
+  KATA_TRY(checkLive(l, id, "list processes of"));
+  return processesInGuest(l.sandbox, id, "table", args);
 }
 
 Result<std::vector<pid_t>> hostPids(const RuntimeContext& ctx, const std::string& id) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
-  std::string status = liveStatus(l.container, &l.sandbox);
-  if (status != "running" && status != "paused")
-    return makeError("cannot list processes of container " + id + ": it is " + status, EINVAL);
+  KATA_TRY(checkLive(l, id, "list processes of"));
   std::vector<pid_t> pids{l.container.shim.pid};
   for (const auto& [execId, e] : l.container.execs) {
     if (e.shim.alive()) pids.push_back(e.shim.pid);
@@ -771,91 +525,18 @@ Result<std::vector<pid_t>> hostPids(const RuntimeContext& ctx, const std::string
   return pids;
 }
 
-namespace {
-
-// The VM keeps the vCPUs and memory it booted with (no hotplug): a limit it cannot give is
-// refused before anything changes.
-Status checkFitsVm(const SandboxState& s, const oci::Resources& r) {
-  if (r.memory && r.memory->limit.value_or(0) > 0 && s.memoryMiB > 0) {
-    int64_t mib = (*r.memory->limit + (1 << 20) - 1) >> 20;
-    if (mib > s.memoryMiB)
-      return makeError("update: a memory limit of " + std::to_string(mib) +
-                           " MiB is more than the VM's " + std::to_string(s.memoryMiB) +
-                           " MiB, and its memory cannot grow (no memory hotplug); nothing changed",
-                       EINVAL);
-  }
-  if (r.cpu && r.cpu->quota.value_or(0) > 0 && r.cpu->period.value_or(0) > 0 && s.vcpus > 0) {
-    uint64_t n = (uint64_t(*r.cpu->quota) + *r.cpu->period - 1) / *r.cpu->period;
-    if (n > uint64_t(s.vcpus))
-      return makeError("update: a CPU limit of " + std::to_string(n) +
-                           " CPUs is more than the VM's " + std::to_string(s.vcpus) +
-                           " vCPUs, and it cannot grow (no vCPU hotplug); nothing changed",
-                       EINVAL);
-  }
-  return okStatus();
-}
-
-}  // namespace
-
 Status updateContainer(const RuntimeContext& ctx, const std::string& id,
                        const oci::Resources& resources) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Exclusive));
-  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "update"));
-  KATA_TRY(checkFitsVm(l.sandbox, resources));
-  ::grpc::UpdateContainerRequest req;
-  req.set_container_id(id);
-  *req.mutable_resources() = toAgentResources(resources);
-  auto done = agent.call("UpdateContainer", &::grpc::AgentService::Stub::UpdateContainer, req);
-  if (!done.ok()) return std::move(done).error();
-  if (!l.sandbox.hostCgroup.empty()) {
-    KATA_ASSIGN_OR_RETURN(CgroupHierarchies h, cgroupHierarchies());
-    KATA_TRY(applyHostCgroup(h, l.sandbox.hostCgroup, resources));
-  }
-  return okStatus();
+  KATA_TRY(checkLive(l, id, "update"));
+  return updateInGuest(l.sandbox, id, resources);
 }
-
-namespace {
-
-// A container has a few dozen memory.stat keys and one entry per CPU, block device operation,
-// huge page size and interface. Tens of thousands come from a lying agent, and each costs the
-// host far more memory as JSON than on the wire: refused before they are converted.
-constexpr int kMaxStatsEntries = 4096;
-
-Status checkStatsSize(const ::grpc::StatsContainerResponse& s) {
-  const auto& cg = s.cgroup_stats();
-  const auto& b = cg.blkio_stats();
-  const std::pair<const char*, int> counts[] = {
-      {"memory stats", cg.memory_stats().stats_size()},
-      {"per-CPU usages", cg.cpu_stats().cpu_usage().percpu_usage_size()},
-      {"huge page sizes", cg.hugetlb_stats_size()},
-      {"network interfaces", s.network_stats_size()},
-      {"block I/O entries", b.io_service_bytes_recursive_size() + b.io_serviced_recursive_size() +
-                                b.io_queued_recursive_size() + b.io_service_time_recursive_size() +
-                                b.io_wait_time_recursive_size() + b.io_merged_recursive_size() +
-                                b.io_time_recursive_size() + b.sectors_recursive_size()},
-  };
-  for (const auto& [what, n] : counts) {
-    if (n > kMaxStatsEntries)
-      return makeError("agent StatsContainer: the reply has " + std::to_string(n) + " " + what +
-                           " (at most " + std::to_string(kMaxStatsEntries) + ")",
-                       EPROTO);
-  }
-  return okStatus();
-}
-
-}  // namespace
 
 Result<::grpc::StatsContainerResponse> containerStats(const RuntimeContext& ctx,
                                                       const std::string& id) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
-  KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOfLiveContainer(l, id, "get statistics of"));
-  ::grpc::StatsContainerRequest req;
-  req.set_container_id(id);
-  KATA_ASSIGN_OR_RETURN(
-      ::grpc::StatsContainerResponse stats,
-      agent.call("StatsContainer", &::grpc::AgentService::Stub::StatsContainer, req));
-  KATA_TRY(checkStatsSize(stats));
-  return stats;
+  KATA_TRY(checkLive(l, id, "get statistics of"));
+  return statsInGuest(l.sandbox, id);
 }
 
 namespace {

@@ -22,41 +22,37 @@ namespace {
 constexpr int kDestroyRpcTimeoutMs = 5000;
 
 // `virtiofsdLog`: the read end of virtiofsd's stderr, or -1.
-Result<pid_t> startProxy(const config::Config& config, const std::string& sid, const VmPaths& vm,
-                         int virtiofsdLog, const std::string& netns) {
+Result<ProcessRef> startProxy(const config::Config& config, const AgentRelayRequest& r) {
   SpawnOptions opts;
-  opts.argv = {config.proxy.path,
-               "-listen-socket",
-               "unix://" + StorePaths::proxySocket(sid),
-               "-mux-socket",
-               vm.agentSocket(),
-               "-sandbox",
-               sid,
-               "-agent-logs-socket",
-               vm.consoleSocket()};
-  if (!netns.empty()) {
+  opts.argv = {config.proxy.path, "-listen-socket",     "unix://" + r.listenSocket,
+               "-mux-socket",     r.muxSocket,          "-sandbox",
+               r.sandboxId,       "-agent-logs-socket", r.consoleSocket};
+  if (!r.netns.empty()) {
     // The proxy relays the guest's DNS queries to Docker's server in the sandbox's namespace.
     opts.argv.push_back("-dns-netns");
-    opts.argv.push_back(netns);
+    opts.argv.push_back(r.netns);
   }
-  if (config.proxy.enable_debug) {
+  if (r.debug) {
     opts.argv.push_back("-log");
     opts.argv.push_back("debug");
   }
   // These files get guest text (or text the guest can make virtiofsd print): kata-proxy
   // writes them and keeps each under kGuestLogMaxBytes.
-  std::vector<std::string> env = {std::string(kProxyConsoleLogEnv) + "=" + vm.consoleLog()};
-  if (virtiofsdLog >= 0) {
-    env.push_back(std::string(kProxyVirtiofsdLogEnv) + "=" + vm.virtiofsdLog());
-    opts.extraFds.push_back({virtiofsdLog, kProxyVirtiofsdLogFd});
+  std::vector<std::string> env = {std::string(kProxyConsoleLogEnv) + "=" + r.consoleLog};
+  if (r.virtiofsdLogFd >= 0) {
+    env.push_back(std::string(kProxyVirtiofsdLogEnv) + "=" + r.virtiofsdLog);
+    opts.extraFds.push_back({r.virtiofsdLogFd, kProxyVirtiofsdLogFd});
   }
   opts.env = environWith(env);
-  const std::string logPath = vm.proxyLog();
+  const std::string logPath = VmPaths{StorePaths::vmDir(r.sandboxId)}.proxyLog();
   UniqueFd log(open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!log) return sysError("create " + logPath);
   opts.stderrFd = log.get();
   opts.setsid = true;
-  return ChildProcess::spawnDetached(opts);
+  KATA_ASSIGN_OR_RETURN(pid_t pid, ChildProcess::spawnDetached(opts));
+  // Gone already: waiting for the agent below says why, from the proxy's log.
+  auto ref = ProcessRef::of(pid);
+  return ref.ok() ? *ref : ProcessRef{};
 }
 
 // Console text for a one-line error: lines joined with " | ", terminal escape sequences and
@@ -334,9 +330,23 @@ Result<SandboxState> createSandbox(const config::Config& config, const SandboxSp
   KATA_TRY(saveSandbox(s));
   crashPoint("create:qemu");
 
-  KATA_ASSIGN_OR_RETURN(pid_t proxyPid, startProxy(config, sid, paths, virtiofsdLog.get(), netns));
-  if (auto ref = ProcessRef::of(proxyPid); ref.ok()) s.proxy = *ref;
-  undo.add([p = s.proxy] { (void)p.terminate(1000); });
+  AgentRelayRequest relay;
+  relay.sandboxId = sid;
+  relay.listenSocket = StorePaths::proxySocket(sid);
+  relay.muxSocket = paths.agentSocket();
+  relay.consoleSocket = paths.consoleSocket();
+  relay.consoleLog = paths.consoleLog();
+  relay.netns = netns;
+  relay.virtiofsdLogFd = virtiofsdLog ? virtiofsdLog.get() : -1;
+  relay.virtiofsdLog = paths.virtiofsdLog();
+  relay.debug = config.proxy.enable_debug;
+  if (spec.startAgentRelay) {
+    KATA_ASSIGN_OR_RETURN(s.proxy, spec.startAgentRelay(relay));
+    s.agentRelayInProcess = s.proxy.pid == getpid();
+  } else {
+    KATA_ASSIGN_OR_RETURN(s.proxy, startProxy(config, relay));
+  }
+  if (!s.agentRelayInProcess) undo.add([p = s.proxy] { (void)p.terminate(1000); });
   KATA_TRY(saveSandbox(s));
   crashPoint("create:proxy");
 
@@ -386,7 +396,7 @@ Status destroySandbox(const SandboxState& s) {
   // it recorded it).
   keep(net::removeNetns(StorePaths::netnsFile(s.id)));
   crashPoint("delete:qemu");
-  keep(s.proxy.terminate(1000));
+  if (!s.agentRelayInProcess) keep(s.proxy.terminate(1000));
   keep(s.virtiofsd.terminate(1000));  // normally gone already: it exits when QEMU disconnects
   keep(shared::teardown(s.id));
   crashPoint("delete:shared-dir");

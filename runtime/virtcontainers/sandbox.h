@@ -15,6 +15,24 @@
 
 namespace kata::vc {
 
+/// What the relay between the agent's channel (QEMU's virtio-serial socket) and the sandbox's
+/// agent socket, which every agent client dials, is started with.
+struct AgentRelayRequest {
+  std::string sandboxId;
+  std::string listenSocket;   // the agent socket to serve (StorePaths::proxySocket)
+  std::string muxSocket;      // QEMU's agent channel
+  std::string consoleSocket;  // QEMU's guest console
+  std::string consoleLog;     // where the console's lines are kept
+  std::string netns;          // where the guest's DNS queries are relayed; "" for none
+  int virtiofsdLogFd = -1;    // virtiofsd's stderr (-1: none), kept in virtiofsdLog
+  std::string virtiofsdLog;
+  bool debug = false;
+};
+
+/// Starts the relay and returns the process serving it: kata-proxy (the CLI's) or the caller
+/// itself (the shim v2 serves it from a thread).
+using AgentRelayStarter = std::function<Result<ProcessRef>(const AgentRelayRequest&)>;
+
 struct SandboxSpec {
   std::string id;
   std::string hostname;
@@ -31,6 +49,9 @@ struct SandboxSpec {
   // The host cgroup path (hostCgroupPath of linux.cgroupsPath) the sandbox's processes run in,
   // with runtime.sandbox_cgroup_only; "" for none.
   std::string hostCgroup;
+  // Starts the agent relay; unset: a kata-proxy process. A relay served in-process (the
+  // caller's own pid) is not stopped by destroySandbox: its owner stops it.
+  AgentRelayStarter startAgentRelay;
 };
 
 /// Sizes the VM from the container's limits, as Kata 1.x: memory.limit adds its MiB to

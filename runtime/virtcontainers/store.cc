@@ -92,6 +92,7 @@ Status saveSandbox(const SandboxState& s) {
   v["vcpus"] = s.vcpus;
   v["memory_mib"] = s.memoryMiB;
   if (!s.hostCgroup.empty()) v["host_cgroup"] = s.hostCgroup;
+  if (s.agentRelayInProcess) v["agent_relay_in_process"] = true;
   if (!s.netns.empty()) {
     v["netns"] = s.netns;
     v["net_interfaces"] = jsonStrings(s.netInterfaces);
@@ -124,6 +125,7 @@ Result<SandboxState> loadSandbox(const std::string& sid) {
   for (const auto& c : s.containers) KATA_TRY_CTX(validateContainerId(c), path);
   KATA_ASSIGN_OR_RETURN(s.netns, r.str("netns", false));
   KATA_ASSIGN_OR_RETURN(s.hostCgroup, r.str("host_cgroup", false));
+  KATA_ASSIGN_OR_RETURN(s.agentRelayInProcess, r.boolean("agent_relay_in_process"));
   if (!s.hostCgroup.empty()) {
     // A path hostCgroupPath made is its own result: no "..", no empty or relative parts.
     auto clean = hostCgroupPath(s.hostCgroup);

@@ -56,6 +56,9 @@ struct SandboxState {
   int memoryMiB = 0;
   // The host cgroup (hostCgroupPath) its processes run in; "" for none.
   std::string hostCgroup;
+  // The agent relay is served by the process `proxy` names (the shim v2) rather than a
+  // kata-proxy of its own: its owner stops it, not destroySandbox.
+  bool agentRelayInProcess = false;
 };
 
 struct ExecState {

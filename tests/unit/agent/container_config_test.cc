@@ -13,10 +13,10 @@
 
 #include "agent/capabilities.h"
 #include "agent/cgroups.h"
-#include "agent/mount_options.h"
 #include "agent/namespaces.h"
 #include "agent/sandbox.h"
 #include "agent/seccomp.h"
+#include "lib/mount_options.h"
 #include "protocols/oci.pb.h"
 
 // CppUTest comes last: its leak-checking macros redefine new.
@@ -58,14 +58,15 @@ TEST(AgentConfig, DevicesListedAsRuncListsThemForPrivileged) {
 }
 
 TEST(AgentConfig, MountOptions) {
-  auto o = parseMountOptions({"rbind", "ro", "nosuid", "rprivate", "mode=755", "size=1k"});
+  auto o =
+      kata::mount::parseMountOptions({"rbind", "ro", "nosuid", "rprivate", "mode=755", "size=1k"});
   CHECK(o.bind());
   CHECK(o.readonly());
   CHECK((o.flags & MS_REC) && (o.flags & MS_NOSUID));
   CHECK_EQUAL(1u, o.propagation.size());
   CHECK_EQUAL(MS_PRIVATE | MS_REC, o.propagation[0]);
   STRCMP_EQUAL("mode=755,size=1k", o.data.c_str());
-  auto rw = parseMountOptions({"ro", "rw"});
+  auto rw = kata::mount::parseMountOptions({"ro", "rw"});
   CHECK(!rw.readonly());
 }
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace kata::agent {
+namespace kata::mount {
 
 struct MountOptions {
   unsigned long flags = 0;                 // MS_* for the mount call (MS_BIND, MS_RDONLY, ...)
@@ -18,4 +18,4 @@ struct MountOptions {
 /// ...); anything else goes to `data` in order.
 MountOptions parseMountOptions(const std::vector<std::string>& options);
 
-}  // namespace kata::agent
+}  // namespace kata::mount

@@ -1,10 +1,10 @@
-#include "agent/mount_options.h"
+#include "lib/mount_options.h"
 
 #include <sys/mount.h>
 
 #include <map>
 
-namespace kata::agent {
+namespace kata::mount {
 
 namespace {
 
@@ -78,4 +78,4 @@ MountOptions parseMountOptions(const std::vector<std::string>& options) {
   return out;
 }
 
-}  // namespace kata::agent
+}  // namespace kata::mount
