@@ -26,7 +26,7 @@ ctrd_ctr_argv() { CTRD_CTR=(/usr/bin/ctr -a "$CTRD_DIR/containerd.sock" -n "$CTR
 # start_containerd [--cri] [NAME=VALUE...]: starts the daemon over CTRD_DIR's root and state
 # (kept from an earlier start: a restart keeps the imported images). --cri enables the CRI
 # plugin (restrict_oom_score_adj, for a daemon that may not lower the OOM score, and the
-# runtime "kata" as io.containerd.kata.v2); without it the plugin is disabled. NAME=VALUE
+# runtimes "runc" and "kata" = io.containerd.kata.v2); without it the plugin is disabled. NAME=VALUE
 # pairs go into the daemon's environment last (e.g. KATA_CONF_FILE=/nonexistent).
 start_containerd() {
   local cri=false d
@@ -54,6 +54,9 @@ start_containerd() {
     if $cri; then
       echo '[plugins."io.containerd.grpc.v1.cri"]'
       echo '  restrict_oom_score_adj = true'
+      # Naming one runtime replaces the default table: runc (the default runtime) stays.
+      echo '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]'
+      echo '  runtime_type = "io.containerd.runc.v2"'
       echo '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]'
       echo '  runtime_type = "io.containerd.kata.v2"'
     fi
@@ -123,6 +126,11 @@ ctrd_shim_socket() {
 
 # The pids of the shims this daemon started (their command lines name its address).
 ctrd_shim_pids() { pgrep -f -- "-address $CTRD_DIR/containerd.sock( |\$)"; }
+
+# ctrd_shim_pid ID: the shim this daemon started for ID (a pod's shim: the pod's id).
+ctrd_shim_pid() {
+  pgrep -f -- "-id $1 .*-address $CTRD_DIR/containerd.sock|-address $CTRD_DIR/containerd.sock.* -id $1( |\$)"
+}
 
 # ctrd_task_status ID: RUNNING, PAUSED, STOPPED, ... or nothing when containerd has no task.
 ctrd_task_status() { ctrd_cli tasks ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'; }

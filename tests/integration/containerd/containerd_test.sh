@@ -50,9 +50,6 @@ crun() { ctrd_cli run --runtime "$CTRD_RUNTIME" "$@"; }
 # vmm_count ID: how many QEMU processes name ID on their command line (the sandbox's VM).
 vmm_count() { pgrep -fc "qemu-system.*$1"; }
 
-# shim_pid ID: the pid of the shim containerd started for ID (a pod's shim: the pod's id).
-shim_pid() { pgrep -f -- "-id $1 .*-address $CTRD_DIR/containerd.sock|-address $CTRD_DIR/containerd.sock.* -id $1( |\$)"; }
-
 for f in "$HERE"/*_tests.sh; do [ -e "$f" ] && . "$f"; done
 if [ $# -gt 0 ]; then
   tests=("$@")

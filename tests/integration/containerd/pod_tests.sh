@@ -17,7 +17,7 @@ test_pod_two_containers_one_vm() {
     { fail "container: $out"; return; }
   wait_task_status "$cid" RUNNING 600 || { fail "container is $(ctrd_task_status "$cid")"; return; }
   expect_eq "shim processes of the daemon" 1 "$(ctrd_shim_pids | wc -l)" || return
-  [ -n "$(shim_pid "$sid")" ] || { fail "the shim is not the sandbox's ($sid)"; return; }
+  [ -n "$(ctrd_shim_pid "$sid")" ] || { fail "the shim is not the sandbox's ($sid)"; return; }
   if is_kata; then
     expect_eq "QEMU processes of the pod" 1 "$(pgrep -fc "qemu-system.*$CTRD_NS-pod")" || return
     expect_eq "QEMU processes naming the container" 0 "$(vmm_count "$cid")" || return

@@ -91,7 +91,7 @@ test_shim_killed() {
   out=$(crun -d "$CTRD_IMAGE" "$id" sh -c 'while :; do sleep 1; done' </dev/null 2>&1) ||
     { fail "ctr run -d: $out"; return; }
   wait_task_status "$id" RUNNING 1200 || { fail "task is $(ctrd_task_status "$id")"; return; }
-  pid=$(shim_pid "$id")
+  pid=$(ctrd_shim_pid "$id")
   cpid=$(ctrd_cli tasks ls | awk -v id="$id" '$1 == id {print $2}')
   [ -n "$pid" ] || { fail "no shim process names $id"; return; }
   if is_kata; then
