@@ -55,7 +55,8 @@ idle_shim_pss() {  # RUNTIME ID: KiB of PSS of the shim of an idle one-container
 }
 
 # Interleaved, so that the machine's drift hits both runtimes alike.
-: >"$TEST_ROOT/kt" >"$TEST_ROOT/rt"
+: >"$TEST_ROOT/kt"
+: >"$TEST_ROOT/rt"
 for i in $(seq "$RUNS"); do
   run_true "$KATA" "$CTRD_NS-k$i" >>"$TEST_ROOT/kt" || exit 1
   run_true "$RUNC" "$CTRD_NS-r$i" >>"$TEST_ROOT/rt" || exit 1

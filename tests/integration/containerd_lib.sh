@@ -19,10 +19,6 @@ ctrd_cli() {
     -n "$CTRD_NS" "$@"
 }
 
-# The unbounded command line, for a client driven through a pty (pty_drive.py has deadlines).
-CTRD_CTR=(/usr/bin/ctr -a "" -n "")
-ctrd_ctr_argv() { CTRD_CTR=(/usr/bin/ctr -a "$CTRD_DIR/containerd.sock" -n "$CTRD_NS"); }
-
 # start_containerd [--cri] [NAME=VALUE...]: starts the daemon over CTRD_DIR's root and state
 # (kept from an earlier start: a restart keeps the imported images). --cri enables the CRI
 # plugin (restrict_oom_score_adj, for a daemon that may not lower the OOM score, and the
@@ -64,7 +60,8 @@ start_containerd() {
   env PATH="$KATA_BUILD/bin:$PATH" KATA_CONF_FILE="$KATA_CONFIG" "$@" \
     /usr/bin/containerd --config "$CTRD_DIR/config.toml" >>"$CTRD_DIR/containerd.log" 2>&1 &
   CTRD_PID=$!
-  ctrd_ctr_argv
+  # ctr unbounded, for a client driven through a pty (pty_drive.py has its own deadlines).
+  CTRD_CTR=(/usr/bin/ctr -a "$CTRD_DIR/containerd.sock" -n "$CTRD_NS")
   local tries=150
   while [ $tries -gt 0 ]; do
     ctrd_cli version >/dev/null 2>&1 && return 0

@@ -2,9 +2,10 @@
 # containerd end-to-end suite: a private containerd 1.6 (containerd_lib.sh) runs a locally
 # imported busybox image with `ctr run --runtime $CTRD_RUNTIME`, by default the kata shim v2
 # (io.containerd.kata.v2, containerd-shim-kata-v2 from the build) in real VMs.
-# CTRD_RUNTIME=io.containerd.runc.v2 runs the same tests against runc's shim (the checks that
-# only hold for VMs are then adapted or skipped, each saying so), which shows that the suite
-# itself is right. The tests are the test_* functions of the *_tests.sh files here, in file
+# CTRD_RUNTIME=io.containerd.runc.v2 runs the same tests against runc's shim, which shows that
+# the suite itself is right; the checks that only hold for VMs are then adapted where they are
+# (uname -r is the host's, the bad option is --runc-binary, KATA_CONF_FILE changes nothing, no
+# QEMU is counted). The tests are the test_* functions of the *_tests.sh files here, in file
 # order; after each one the host must hold nothing that it did not hold before it.
 # Usage: containerd_test.sh <cmake build dir> [test_function...]
 KATA_BUILD=$(cd "$1" && pwd)
@@ -36,13 +37,6 @@ trap cleanup EXIT
 mkdir -p "$TEST_ROOT"
 
 is_kata() { [ "$CTRD_RUNTIME" = io.containerd.kata.v2 ]; }
-
-# skip_unless_kata WHY: a check that only a VM runtime can pass, skipped aloud under runc.
-skip_unless_kata() {
-  is_kata && return 0
-  echo "skip - $CURRENT: $1 (CTRD_RUNTIME=$CTRD_RUNTIME)"
-  return 1
-}
 
 # crun ARG...: ctr run with the suite's runtime.
 crun() { ctrd_cli run --runtime "$CTRD_RUNTIME" "$@"; }
