@@ -87,14 +87,16 @@ stop_containerd_daemon() {
   CTRD_PID=""
 }
 
-# Stops the daemon, then removes its root and state, the run dirs and the namespace's cgroups
-# it made.
+# Stops the daemon, then removes its root and state, the shim sockets of the ids it ran
+# (ctrd_id), the run dirs and the namespace's cgroups it made.
 stop_containerd() {
   stop_containerd_daemon
   [ -n "${CTRD_DIR:-}" ] || return 0
   findmnt -rn -o TARGET | grep "^$CTRD_DIR/" | sort -r | xargs -r -n 1 umount -l 2>/dev/null
-  rm -rf "$CTRD_DIR"
   local d
+  # A killed shim's socket outlives it (containerd 1.6 leaves it).
+  for d in $(sort -u "$CTRD_DIR/ids" 2>/dev/null); do rm -f "$(ctrd_shim_socket "$d")"; done
+  rm -rf "$CTRD_DIR"
   for d in $CTRD_CREATED_RUN_DIRS; do rmdir "$d" 2>/dev/null; done
   CTRD_CREATED_RUN_DIRS=""
   for d in /sys/fs/cgroup/*/"$CTRD_NS" /sys/fs/cgroup/"$CTRD_NS"; do
