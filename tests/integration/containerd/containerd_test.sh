@@ -8,6 +8,7 @@
 # QEMU is counted). The tests are the test_* functions of the *_tests.sh files here, in file
 # order; after each one the host must hold nothing that it did not hold before it.
 # Usage: containerd_test.sh <cmake build dir> [test_function...]
+# With the kata shim it boots VMs: run it under `flock /tmp/kata-vm.lock` (runc needs no lock).
 KATA_BUILD=$(cd "$1" && pwd)
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
