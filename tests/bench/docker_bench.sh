@@ -9,6 +9,7 @@ KATA_BUILD=$(cd "$1" && pwd)
 RUNS=${2:-5}
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/docker_lib.sh"
+. "$(dirname "$0")/bench_lib.sh"
 set +u
 require_assets
 TAG=kdb-$$
@@ -27,9 +28,7 @@ trap cleanup EXIT
 mkdir -p "$TEST_ROOT"
 start_dockerd && import_busybox "$IMAGE" || { echo "dockerd did not start" >&2; exit 1; }
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {printf "%.2f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-since() { echo "$(now) - $1" | bc -l; }
+median2() { printf %.2f "$(median)"; }
 
 run_true() {  # RUNTIME: seconds of `docker run --rm IMAGE true`
   local s
@@ -79,6 +78,6 @@ samples() { awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}' "$1"; }
 
 echo "| measure | kata-runtime | runc | kata-runtime samples (s) |"
 echo "|---|---|---|---|"
-echo "| \`docker run --rm IMAGE true\` | $(median <"$TEST_ROOT/kt") s | $(median <"$TEST_ROOT/rt") s | $(samples "$TEST_ROOT/kt") |"
-echo "| \`docker run -d\` to the first log line | $(median <"$TEST_ROOT/kl") s | $(median <"$TEST_ROOT/rl") s | $(samples "$TEST_ROOT/kl") |"
+echo "| \`docker run --rm IMAGE true\` | $(median2 <"$TEST_ROOT/kt") s | $(median2 <"$TEST_ROOT/rt") s | $(samples "$TEST_ROOT/kt") |"
+echo "| \`docker run -d\` to the first log line | $(median2 <"$TEST_ROOT/kl") s | $(median2 <"$TEST_ROOT/rl") s | $(samples "$TEST_ROOT/kl") |"
 printf '| 10 `docker run -d` in parallel, all running | %.2f s | %.2f s | one run |\n' "$kpar" "$rpar"

@@ -17,3 +17,6 @@ KATA_ASSETS=$ASSETS "$here/runtime_bench.sh" "$BUILD" 5
 echo
 echo "## Docker: kata-runtime vs runc"
 KATA_ASSETS=$ASSETS "$here/docker_bench.sh" "$BUILD" 5
+echo
+echo "## containerd: the kata shim v2 vs runc's shim"
+KATA_ASSETS=$ASSETS "$here/containerd_bench.sh" "$BUILD" 5

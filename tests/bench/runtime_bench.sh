@@ -6,14 +6,13 @@
 KATA_BUILD=$(cd "$1" && pwd)
 RUNS=${2:-5}
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/bench_lib.sh"
 set +u
 require_assets
 trap 'cleanup_all; runc delete -f bench-runc >/dev/null 2>&1' EXIT
 mkdir -p "$TEST_ROOT"
 B=$TEST_ROOT/bundles
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # Seconds from starting `$@` until its first byte of output.
 first_output() {
   local start end
@@ -21,14 +20,6 @@ first_output() {
   "$@" </dev/null | head -c 1 >/dev/null
   end=$(now)
   echo "$end - $start" | bc -l
-}
-pss_kib() {  # PSS of the given pids, KiB
-  local total=0 p v
-  for p in "$@"; do
-    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
-    total=$((total + ${v:-0}))
-  done
-  echo $total
 }
 
 make_bundle "$B/hello" false '{}' echo hello

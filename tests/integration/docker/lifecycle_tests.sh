@@ -1,6 +1,6 @@
 # Process and lifecycle parity with runc (issue 20, "What must work"), sourced by docker_test.sh.
 # Each test boots as few VMs as it can: one long-running container serves several checks.
-PTY_DRIVE="$HERE/pty_drive.py"
+PTY_DRIVE="$HERE/../tools/pty_drive.py"
 
 # inspect_field CONTAINER GO_TEMPLATE
 inspect_field() { docker_cli inspect -f "$2" "$1" 2>&1; }

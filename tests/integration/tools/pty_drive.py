@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Drives a docker client through a pseudo-terminal, as a user at a terminal would.
+"""Drives a client (docker, ctr) through a pseudo-terminal, as a user at a terminal would.
 
 Usage: pty_drive.py ROWS COLS SCRIPT -- COMMAND...
 SCRIPT is a list of steps separated by ';;':
