@@ -16,6 +16,7 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/pod_role.h"
 #include "lib/random_hex.h"
 #include "lib/safe_path.h"
 #include "lib/unique_fd.h"
@@ -31,33 +32,6 @@ namespace kata::vc {
 namespace {
 
 constexpr int kRemoveTimeoutSec = 10;
-
-// CRI annotations that put several containers in one sandbox (containerd, then CRI-O).
-struct PodRole {
-  bool member = false;    // joins an existing sandbox
-  std::string sandboxId;  // the sandbox to join
-};
-
-Result<PodRole> podRole(const oci::Spec& spec) {
-  auto get = [&spec](const char* key) -> std::string {
-    auto it = spec.annotations.find(key);
-    return it == spec.annotations.end() ? "" : it->second;
-  };
-  std::string type = get("io.kubernetes.cri.container-type");
-  std::string sid = get("io.kubernetes.cri.sandbox-id");
-  if (type.empty()) {
-    type = get("io.kubernetes.cri-o.ContainerType");
-    sid = get("io.kubernetes.cri-o.SandboxID");
-  }
-  PodRole role;
-  if (type == "container") {
-    if (sid.empty()) return makeError("pod container without a sandbox id annotation", EINVAL);
-    KATA_TRY_CTX(validateContainerId(sid), "sandbox id annotation");
-    role.member = true;
-    role.sandboxId = sid;
-  }
-  return role;
-}
 
 std::string liveStatus(const ContainerState& c, const SandboxState* s) {
   if (c.status == "stopped") return "stopped";
@@ -385,7 +359,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   if (!spec.process)
     return makeError("config.json: process: required to create a container", EINVAL);
   KATA_TRY(checkGuestCanHonour(spec));
-  KATA_ASSIGN_OR_RETURN(PodRole role, podRole(spec));
+  KATA_ASSIGN_OR_RETURN(oci::PodRole role, oci::podRole(spec));
   const std::string sid = role.member ? role.sandboxId : req.id;
   if (spec.process->terminal && req.consoleSocket.empty() && !req.foregroundShim)
     return makeError("cannot allocate tty if runc will detach without setting console socket",
