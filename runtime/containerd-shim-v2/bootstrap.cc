@@ -7,6 +7,7 @@
 
 #include "lib/child_process.h"
 #include "lib/fs_util.h"
+#include "lib/log.h"
 #include "lib/oci_spec.h"
 #include "lib/parse.h"
 #include "lib/pod_role.h"
@@ -134,6 +135,15 @@ Result<std::string> startShim(const Options& options, const BootstrapConfig& con
   auto pid = ChildProcess::spawnDetached(daemon);
   if (!pid.ok()) return fail(std::move(pid).error().wrap("start the shim daemon"));
   return address;
+}
+
+Status initShimLog(const Options& options) {
+  log::Options logOptions;
+  logOptions.name = "containerd-shim-kata-v2";
+  logOptions.source = "containerd-kata-shim-v2";
+  logOptions.level = options.debug ? log::Level::Debug : log::Level::Warn;
+  logOptions.fields = {{"sandbox", options.id}, {"namespace", options.ns}};
+  return log::init(logOptions);
 }
 
 std::string deleteResponse(int64_t exitedAtNanos) {

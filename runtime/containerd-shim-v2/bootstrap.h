@@ -46,6 +46,11 @@ std::string goPathJoin(const std::vector<std::string>& parts);
 /// needed (see above). Errors are one line.
 Result<std::string> startShim(const Options& options, const BootstrapConfig& config = {});
 
+/// Logging of the shim's actions and daemon: logrus text lines on stderr (containerd shows a
+/// `delete`'s stderr as warnings, and the daemon's stderr is containerd's log FIFO) with the
+/// task id and namespace; debug level with -debug, else warnings and errors.
+Status initShimLog(const Options& options);
+
 /// The serialized containerd.task.v2.DeleteResponse the `delete` action prints after a dead
 /// shim: pid 0, exit status 137 (killed), exited_at = `exitedAtNanos` since the epoch.
 std::string deleteResponse(int64_t exitedAtNanos);

@@ -42,6 +42,7 @@ Status run(const Options& options) {
       return okStatus();
     }
     case Action::Delete: {
+      KATA_TRY(initShimLog(options));
       KATA_TRY(cleanupAfterDeadShim(options, options.bundle));
       std::cout << deleteResponse(nowNanos()) << std::flush;
       return okStatus();

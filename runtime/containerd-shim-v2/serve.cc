@@ -75,13 +75,7 @@ Status serve(const Options& options) {
   if (UniqueFd logFifo = openContainerdLog(options.bundle)) {
     if (::dup2(logFifo.get(), STDERR_FILENO) < 0) return sysError("dup2 the log fifo on stderr");
   }
-  log::Options logOptions;
-  logOptions.name = "containerd-shim-kata-v2";
-  logOptions.source = "containerd-kata-shim-v2";
-  logOptions.level = options.debug ? log::Level::Debug : log::Level::Warn;
-  logOptions.fields = {
-      {"sandbox", options.id}, {"namespace", options.ns}, {"pid", std::to_string(::getpid())}};
-  KATA_TRY(log::init(logOptions));
+  KATA_TRY(initShimLog(options));
 
   // containerd going away must not kill the shim on a write to its socket.
   ::signal(SIGPIPE, SIG_IGN);

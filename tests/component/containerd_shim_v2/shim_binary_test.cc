@@ -159,10 +159,10 @@ TEST(ShimV2Binary, PodContainerWithoutSandboxShimFailsInOneLine) {
                     shim.fakeContainerd + "' -id shimv2fr-c start 2>&1; echo \"exit=$?\"";
   auto out = runCommand({"/bin/sh", "-c", cmd}, 30);
   CHECK_TRUE(out.ok());
-  STRCMP_EQUAL(
+  const std::string expected =
       "containerd-shim-kata-v2: sandbox shimv2fr-nosuch of container shimv2fr-c has no running "
       "shim (nothing listens on " +
-          socketPathOf(socketAddress(shim.fakeContainerd, "shimv2fr", "shimv2fr-nosuch")) +
-          ")\nexit=1\n",
-      out->c_str());
+      socketPathOf(socketAddress(shim.fakeContainerd, "shimv2fr", "shimv2fr-nosuch")) +
+      ")\nexit=1\n";
+  STRCMP_EQUAL(expected.c_str(), out->c_str());
 }
