@@ -28,22 +28,29 @@ function(kata_binary name library)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endfunction()
 
-# kata_static_grpc_binary(<name> <library> [FULLY_STATIC] [LIBS <libs...>]): like kata_binary,
+# kata_static_grpc_binary(<name> <library> [FULLY_STATIC] [ARCHIVES <targets...>]
+#                         [LIBS <libs...>]): like kata_binary,
 #   but gRPC, protobuf and their dependencies come from Debian's TLS-free static archives
 #   (grpc++_unsecure); LIBS (plus libc and libstdc++) stay shared unless FULLY_STATIC, which
-#   links every library statically (LIBS must then name static archives). Linked against the
+#   links every library statically (LIBS must then name static archives). ARCHIVES are our
+#   own static libraries the component library needs besides katalib and kataprotocols
+#   (katattrpc, virtcontainers, ...), in link order. Linked against the
 #   shared gRPC libraries, a process maps and relocates all of libgrpc, libprotobuf, abseil,
 #   libssl and libcrypto (about 12 MB PSS, 25 MB of files in the guest); statically it keeps
 #   only what it uses, and every process of the binary shares those pages. The component
 #   archives are taken without their shared link interface for the same reason.
 function(kata_static_grpc_binary name library)
-  cmake_parse_arguments(ARG "FULLY_STATIC" "" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "FULLY_STATIC" "" "ARCHIVES;LIBS" ${ARGN})
   if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
     return()
   endif()
   pkg_check_modules(GRPC_STATIC REQUIRED grpc++_unsecure)
   add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/main.cc)
-  add_dependencies(${name} ${library} katalib kataprotocols)
+  add_dependencies(${name} ${library} ${ARG_ARCHIVES} katalib kataprotocols)
+  set(archives)
+  foreach(a ${ARG_ARCHIVES})
+    list(APPEND archives $<TARGET_FILE:${a}>)
+  endforeach()
   target_include_directories(${name} PRIVATE
     $<TARGET_PROPERTY:${library},INTERFACE_INCLUDE_DIRECTORIES>)
   # (The sanitizers' runtimes are shared libraries: an ASan or fuzz build links like the others.)
@@ -54,7 +61,7 @@ function(kata_static_grpc_binary name library)
     set(after_group -Wl,-Bdynamic)
   endif()
   target_link_libraries(${name} PRIVATE
-    $<TARGET_FILE:${library}> $<TARGET_FILE:katalib> $<TARGET_FILE:kataprotocols>
+    $<TARGET_FILE:${library}> ${archives} $<TARGET_FILE:katalib> $<TARGET_FILE:kataprotocols>
     -Wl,-Bstatic -Wl,--start-group ${GRPC_STATIC_STATIC_LIBRARIES} upb re2 cares address_sorting
     protobuf z -Wl,--end-group ${after_group} ${ARG_LIBS} Threads::Threads)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)

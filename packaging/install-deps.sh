@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config git
 protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
 libuv1-dev libjsoncpp-dev libtomlplusplus-dev libnl-3-dev libnl-route-3-dev
-libseccomp-dev libcap-dev cpputest
+libseccomp-dev libcap-dev cpputest libssl-dev
 clang libclang-rt-14-dev
 qemu-system-x86 linux-image-amd64 busybox-static cpio zstd lz4 gzip e2fsprogs kmod
 iproute2 procps util-linux socat python3 python3-grpcio

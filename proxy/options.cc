@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "lib/parse.h"
+#include "lib/go_flags.h"
 #include "lib/version.h"
 
 namespace kata::proxy {
@@ -10,59 +10,35 @@ namespace {
 
 constexpr std::string_view kUnixScheme = "unix://";
 
+constexpr GoFlag kFlags[] = {
+    {"listen-socket", false, "unix://<path> to listen on"},
+    {"mux-socket", false, "QEMU's agent channel socket"},
+    {"sandbox", false, "sandbox id"},
+    {"agent-logs-socket", false, "QEMU's guest console socket"},
+    {"dns-netns", false, "network namespace to relay the guest's DNS queries in"},
+    {"log", false, "log level (default \"warn\")"},
+    {"debug", true, "log at debug level"},
+    {"version", true, "print the version and exit"},
+};
+
 }  // namespace
 
 Result<Options> parseOptions(const std::vector<std::string>& args) {
+  KATA_ASSIGN_OR_RETURN(GoFlagArgs parsed, parseGoFlags(args, kFlags));
+  if (parsed.help) return makeError("flag provided but not defined: -help", EINVAL);
+  if (!parsed.positional.empty()) {
+    return makeError("unexpected argument \"" + parsed.positional[0] + "\"", EINVAL);
+  }
   Options o;
-  std::string listenUri;
-  for (size_t i = 0; i < args.size(); i++) {
-    const std::string& arg = args[i];
-    if (arg == "--") {
-      if (i + 1 < args.size())
-        return makeError("unexpected argument \"" + args[i + 1] + "\"", EINVAL);
-      break;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      return makeError("unexpected argument \"" + arg + "\"", EINVAL);
-    }
-    std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
-    std::string value;
-    bool hasValue = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-      hasValue = true;
-    }
-    if (name == "debug" || name == "version") {
-      bool b = true;
-      if (hasValue) {
-        KATA_ASSIGN_OR_RETURN(b, parseBool(value, "-" + name));
-      }
-      (name == "debug" ? o.debug : o.version) = b;
-      continue;
-    }
-    std::string* target = nullptr;
-    if (name == "listen-socket")
-      target = &listenUri;
-    else if (name == "mux-socket")
-      target = &o.muxSocket;
-    else if (name == "sandbox")
-      target = &o.sandbox;
-    else if (name == "agent-logs-socket")
-      target = &o.agentLogsSocket;
-    else if (name == "dns-netns")
-      target = &o.dnsNetns;
-    else if (name != "log")
-      return makeError("flag provided but not defined: -" + name, EINVAL);
-    if (!hasValue) {
-      if (i + 1 >= args.size()) return makeError("flag needs an argument: -" + name, EINVAL);
-      value = args[++i];
-    }
-    if (name == "log") {
-      KATA_ASSIGN_OR_RETURN(o.logLevel, log::parseLevel(value));
-    } else {
-      *target = value;
-    }
+  o.debug = parsed.flag("debug");
+  o.version = parsed.flag("version");
+  const std::string listenUri = parsed.get("listen-socket");
+  o.muxSocket = parsed.get("mux-socket");
+  o.sandbox = parsed.get("sandbox");
+  o.agentLogsSocket = parsed.get("agent-logs-socket");
+  o.dnsNetns = parsed.get("dns-netns");
+  if (parsed.has("log")) {
+    KATA_ASSIGN_OR_RETURN(o.logLevel, log::parseLevel(parsed.get("log")));
   }
   if (o.debug) o.logLevel = log::Level::Debug;
   if (o.version) return o;

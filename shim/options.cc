@@ -1,19 +1,12 @@
 #include "shim/options.h"
 
-#include <string_view>
-
+#include "lib/go_flags.h"
 #include "lib/parse.h"
 
 namespace kata::shim {
 namespace {
 
-struct FlagSpec {
-  std::string_view name;
-  bool isBool;
-  std::string_view help;
-};
-
-constexpr FlagSpec kFlags[] = {
+constexpr GoFlag kFlags[] = {
     {"agent", false, "agent gRPC URL: unix:///path/proxy.sock or vsock://<cid>:<port>"},
     {"container", false, "container id"},
     {"exec-id", false, "process id (the container id for the container's init process)"},
@@ -28,113 +21,50 @@ constexpr FlagSpec kFlags[] = {
     {"version", true, "print the version and exit"},
 };
 
-const FlagSpec* findFlag(std::string_view name) {
-  for (const auto& f : kFlags) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
-std::string usage() {
-  std::string out = "Usage of kata-shim:\n";
-  for (const auto& f : kFlags) {
-    out += "  -";
-    out += f.name;
-    if (!f.isBool) out += " value";
-    out += "\n    \t";
-    out += f.help;
-    out += '\n';
-  }
-  return out;
-}
+std::string usage() { return goFlagsUsage("kata-shim", kFlags); }
 
 Result<Invocation> parseArgs(const std::vector<std::string>& args) {
   Invocation inv;
-  Options& o = inv.options;
-  std::string agentText;
-  std::string logText;
-  bool logGiven = false;
-  bool version = false;
-
-  size_t i = 0;
-  for (; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (arg.size() < 2 || arg[0] != '-') break;  // first non-flag ends the flags, as in Go
-    if (arg == "--") {
-      ++i;
-      break;
-    }
-    std::string_view body = arg.substr(arg[1] == '-' ? 2 : 1);
-    if (body.empty() || body[0] == '-' || body[0] == '=') {
-      return makeError("bad flag syntax: " + std::string(arg));
-    }
-    std::string_view name = body;
-    std::string_view value;
-    bool hasValue = false;
-    if (size_t eq = body.find('='); eq != std::string_view::npos) {
-      name = body.substr(0, eq);
-      value = body.substr(eq + 1);
-      hasValue = true;
-    }
-    const FlagSpec* spec = findFlag(name);
-    if (spec == nullptr) {
-      if (name == "help" || name == "h") {
-        inv.action = Action::Help;
-        return inv;
-      }
-      return makeError("flag provided but not defined: -" + std::string(name));
-    }
-    if (spec->isBool) {
-      bool b = true;
-      if (hasValue) {
-        KATA_ASSIGN_OR_RETURN(b, parseBool(value, "-" + std::string(name)));
-      }
-      if (name == "terminal") o.terminal = b;
-      if (name == "trace") o.trace = b;
-      if (name == "proxy-exit-code") o.proxyExitCode = b;
-      if (name == "debug") o.debug = b;
-      if (name == "oom-relay") o.oomRelay = b;
-      if (name == "version") version = b;
-      continue;
-    }
-    if (!hasValue) {
-      if (i + 1 >= args.size()) {
-        return makeError("flag needs an argument: -" + std::string(name));
-      }
-      value = args[++i];
-    }
-    if (name == "agent") agentText = value;
-    if (name == "container") o.container = value;
-    if (name == "exec-id") o.execId = value;
-    if (name == "agent-logs-socket") o.agentLogsSocket = value;
-    if (name == "watch-pidfd") {
-      const std::string v(value);
-      auto eq = v.find('=');
-      auto fd = parseInt<int>(v.substr(0, eq), "-watch-pidfd");
-      if (eq == std::string::npos || eq + 1 == v.size() || !fd.ok() || *fd < 3)
-        return makeError("invalid -watch-pidfd \"" + v + "\" (want FD=NAME, FD above 2)");
-      o.watchPidfds.emplace_back(*fd, v.substr(eq + 1));
-    }
-    if (name == "log") {
-      logText = value;
-      logGiven = true;
-    }
+  KATA_ASSIGN_OR_RETURN(GoFlagArgs parsed, parseGoFlags(args, kFlags));
+  if (parsed.help) {
+    inv.action = Action::Help;
+    return inv;
   }
-  if (i < args.size()) {
-    return makeError("unexpected argument \"" + args[i] + "\"");
+  if (!parsed.positional.empty()) {
+    return makeError("unexpected argument \"" + parsed.positional[0] + "\"");
   }
-  if (version) {
+  if (parsed.flag("version")) {
     inv.action = Action::Version;
     return inv;
   }
 
+  Options& o = inv.options;
+  o.terminal = parsed.flag("terminal");
+  o.trace = parsed.flag("trace");
+  o.proxyExitCode = parsed.get("proxy-exit-code", "true") == "true";
+  o.debug = parsed.flag("debug");
+  o.oomRelay = parsed.flag("oom-relay");
+  o.container = parsed.get("container");
+  o.execId = parsed.get("exec-id");
+  o.agentLogsSocket = parsed.get("agent-logs-socket");
+  for (const auto& [name, v] : parsed.flags) {
+    if (name != "watch-pidfd") continue;
+    auto eq = v.find('=');
+    auto fd = parseInt<int>(v.substr(0, eq), "-watch-pidfd");
+    if (eq == std::string::npos || eq + 1 == v.size() || !fd.ok() || *fd < 3)
+      return makeError("invalid -watch-pidfd \"" + v + "\" (want FD=NAME, FD above 2)");
+    o.watchPidfds.emplace_back(*fd, v.substr(eq + 1));
+  }
+
+  const std::string agentText = parsed.get("agent");
   if (agentText.empty()) return makeError("missing -agent <URL>");
   KATA_ASSIGN_OR_RETURN(o.agent, parseAgentUrl(agentText));
   if (o.container.empty()) return makeError("missing -container <id>");
   if (o.execId.empty()) return makeError("missing -exec-id <id>");
-  if (logGiven) {
+  if (parsed.has("log")) {
+    const std::string logText = parsed.get("log");
     auto level = log::parseLevel(logText);
     if (!level) return makeError("invalid -log level \"" + logText + "\"");
     o.logLevel = *level;

@@ -22,6 +22,7 @@
 #include "lib/mount.h"
 #include "lib/mount_options.h"
 #include "lib/oci_spec.h"
+#include "lib/pod_role.h"
 #include "lib/random_hex.h"
 #include "lib/version.h"
 #include "protocols/containerd/events/task.pb.h"
@@ -143,7 +144,7 @@ class TaskService final : public TaskHandler {
     if (!spec.process)
       return makeError("config.json: process: required to create a container", EINVAL);
     KATA_TRY(vc::checkGuestCanHonour(spec));
-    KATA_ASSIGN_OR_RETURN(vc::PodRole role, vc::podRole(spec));
+    KATA_ASSIGN_OR_RETURN(oci::PodRole role, oci::podRole(spec));
 
     if (!sandbox_) {
       if (role.member)

@@ -21,27 +21,6 @@
 
 namespace kata::vc {
 
-Result<PodRole> podRole(const oci::Spec& spec) {
-  auto get = [&spec](const char* key) -> std::string {
-    auto it = spec.annotations.find(key);
-    return it == spec.annotations.end() ? "" : it->second;
-  };
-  std::string type = get("io.kubernetes.cri.container-type");
-  std::string sid = get("io.kubernetes.cri.sandbox-id");
-  if (type.empty()) {
-    type = get("io.kubernetes.cri-o.ContainerType");
-    sid = get("io.kubernetes.cri-o.SandboxID");
-  }
-  PodRole role;
-  if (type == "container") {
-    if (sid.empty()) return makeError("pod container without a sandbox id annotation", EINVAL);
-    KATA_TRY_CTX(validateContainerId(sid), "sandbox id annotation");
-    role.member = true;
-    role.sandboxId = sid;
-  }
-  return role;
-}
-
 namespace {
 
 bool hasOption(const std::vector<std::string>& opts, const char* o) {

@@ -20,13 +20,6 @@ namespace kata::vc {
 /// How long the agent may take to stop a container's processes at removal (seconds).
 inline constexpr int kRemoveTimeoutSec = 10;
 
-/// CRI's annotations that put several containers in one sandbox (containerd's, then CRI-O's).
-struct PodRole {
-  bool member = false;    // joins an existing sandbox
-  std::string sandboxId;  // the sandbox to join
-};
-Result<PodRole> podRole(const oci::Spec& spec);
-
 /// What the front end asks of a new container.
 struct ContainerRequest {
   std::string id;

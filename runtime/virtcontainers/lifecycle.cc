@@ -16,6 +16,7 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/pod_role.h"
 #include "lib/random_hex.h"
 #include "lib/safe_path.h"
 #include "lib/unique_fd.h"
@@ -218,7 +219,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
   if (!spec.process)
     return makeError("config.json: process: required to create a container", EINVAL);
   KATA_TRY(checkGuestCanHonour(spec));
-  KATA_ASSIGN_OR_RETURN(PodRole role, podRole(spec));
+  KATA_ASSIGN_OR_RETURN(oci::PodRole role, oci::podRole(spec));
   const std::string sid = role.member ? role.sandboxId : req.id;
   if (spec.process->terminal && req.consoleSocket.empty() && !req.foregroundShim)
     return makeError("cannot allocate tty if runc will detach without setting console socket",
