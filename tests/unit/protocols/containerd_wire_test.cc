@@ -8,26 +8,19 @@
 #include "protocols/containerd/events/task.pb.h"
 #include "protocols/containerd/runtimeoptions/api.pb.h"
 #include "protocols/containerd/task/shim.pb.h"
+#include "tests/unit/hex_util.h"
 #include "tests/unit/protobuf_descriptors.h"
 
 // CppUTest comes last: its leak-checking macros redefine operator new.
 #include <CppUTest/TestHarness.h>
+
+using kata::testing::hex;
 
 namespace {
 
 // Descriptors built before main (type names below): tests/unit/protobuf_descriptors.h.
 const bool kDescriptorsBuilt =
     kata::testing::buildDescriptors<containerd::events::TaskExit, runtimeoptions::v1::Options>();
-
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 0xf];
-  }
-  return out;
-}
 
 }  // namespace
 

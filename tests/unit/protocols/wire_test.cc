@@ -5,22 +5,12 @@
 #include "protocols/agent.pb.h"
 #include "protocols/health.pb.h"
 #include "protocols/oci.pb.h"
+#include "tests/unit/hex_util.h"
 
+// CppUTest comes last: its leak-checking macros redefine operator new.
 #include <CppUTest/TestHarness.h>
 
-namespace {
-
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 0xf];
-  }
-  return out;
-}
-
-}  // namespace
+using kata::testing::hex;
 
 TEST_GROUP(Wire){};
 

@@ -13,6 +13,7 @@
 #include "lib/temp_dir.h"
 #include "lib/unix_socket.h"
 #include "protocols/containerd/task/shim.pb.h"
+#include "tests/unit/hex_util.h"
 
 // CppUTest comes last: its leak-checking macros redefine operator new.
 #include <CppUTest/TestHarness.h>
@@ -21,21 +22,13 @@ using namespace kata;
 using namespace kata::shimv2;
 using namespace std::chrono_literals;
 
+using kata::testing::hex;
+
 namespace {
 
 // sha256("/run/containerd/containerd.sock/default/c1"), as `printf %s ... | sha256sum` gives it.
 constexpr const char* kDigestDefaultC1 =
     "d25aa4ef11a84e954e74a5bcff06557d0b6ea8d0c00243896f29826694bbd888";
-
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 0xf];
-  }
-  return out;
-}
 
 void writeBundle(const std::string& dir, const std::string& annotations) {
   CHECK_TRUE(mkdirAll(dir, 0700).ok());
