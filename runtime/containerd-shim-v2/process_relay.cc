@@ -68,7 +68,9 @@ Result<std::unique_ptr<ProcessRelay>> ProcessRelay::start(const Target& target, 
   std::unique_ptr<ProcessRelay> r(new ProcessRelay());
   KATA_ASSIGN_OR_RETURN(shim::AgentUrl url, shim::parseAgentUrl(target.agentUrl));
   KATA_ASSIGN_OR_RETURN(r->stdoutFifo_, openOutput(io.stdoutPath));
-  if (!io.terminal) KATA_ASSIGN_OR_RETURN(r->stderrFifo_, openOutput(io.stderrPath));
+  if (!io.terminal) {
+    KATA_ASSIGN_OR_RETURN(r->stderrFifo_, openOutput(io.stderrPath));
+  }
   r->closeStdin_.reset(::eventfd(0, EFD_CLOEXEC));
   r->stop_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!r->closeStdin_ || !r->stop_) return sysError("eventfd");

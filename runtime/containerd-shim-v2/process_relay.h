@@ -12,6 +12,7 @@
 
 #include "lib/result.h"
 #include "lib/unique_fd.h"
+#include "runtime/virtcontainers/process_ref.h"
 #include "shim/shim.h"
 
 namespace kata::shimv2 {
