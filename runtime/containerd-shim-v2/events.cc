@@ -1,6 +1,7 @@
 #include "runtime/containerd-shim-v2/events.h"
 
 #include <google/protobuf/any.pb.h>
+#include <google/protobuf/util/time_util.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/printable.h"
 #include "lib/unique_fd.h"
+#include "protocols/containerd/events/forward.pb.h"
 
 namespace kata::shimv2 {
 namespace {
@@ -41,7 +43,8 @@ std::string readBack(int fd) {
 }  // namespace
 
 EventPublisher::EventPublisher(const Options& options)
-    : EventPublisher(PublisherConfig{options.publishBinary, options.address, options.ns}) {}
+    : EventPublisher(PublisherConfig{options.publishBinary, options.address, options.ns,
+                                     options.ttrpcAddress}) {}
 
 EventPublisher::EventPublisher(PublisherConfig config) : config_(std::move(config)) {
   worker_ = std::thread([this] { run(); });
@@ -113,6 +116,38 @@ void EventPublisher::run() {
 }
 
 bool EventPublisher::publishOne(const Item& item) {
+  if (!config_.ttrpcAddress.empty()) {
+    Status forwarded = forward(item);
+    if (forwarded.ok()) return true;
+    ttrpc_.reset();  // dialled again for the next event
+    log::warn("event not forwarded over ttrpc, running the publish binary",
+              {{"topic", item.topic}, {"error", forwarded.error().str()}});
+  }
+  return runPublishBinary(item);
+}
+
+Status EventPublisher::forward(const Item& item) {
+  if (!ttrpc_) {
+    std::string path = config_.ttrpcAddress;
+    if (path.rfind("unix://", 0) == 0) path = path.substr(7);
+    KATA_ASSIGN_OR_RETURN(ttrpc_, ttrpc::Client::connect(path, 0));
+  }
+  ::containerd::services::events::ttrpc::v1::ForwardRequest req;
+  auto* env = req.mutable_envelope();
+  *env->mutable_timestamp() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  env->set_namespace_(config_.ns);
+  env->set_topic(item.topic);
+  if (!env->mutable_event()->ParseFromString(item.payload))
+    return makeError("event payload is not an Any", EINVAL);
+  KATA_ASSIGN_OR_RETURN(ttrpc::Reply reply,
+                        ttrpc_->call("containerd.services.events.ttrpc.v1.Events", "Forward",
+                                     req.SerializeAsString(), config_.publishTimeout));
+  if (reply.status.code != ttrpc::Code::Ok)
+    return makeError("containerd refused the event: " + printable(reply.status.message), EPROTO);
+  return okStatus();
+}
+
+bool EventPublisher::runPublishBinary(const Item& item) {
   auto fail = [&item](const std::string& why) {
     log::error("publish event: " + why, {{"topic", item.topic}});
     return false;

@@ -1,7 +1,11 @@
-// Publishes task events to containerd the way containerd 1.6 takes them from a shim that has
-// no ttrpc connection back: by running its publish binary,
-//   <publish-binary> --address <containerd address> publish --topic /tasks/exit --namespace NS
-// with a marshaled google.protobuf.Any on stdin whose type_url is the event's full protobuf
+// Publishes task events to containerd, as containerd 1.6 takes them from a shim:
+//  * when containerd gave its ttrpc socket ($TTRPC_ADDRESS), by a Forward call of its events
+//    service (containerd.services.events.ttrpc.v1.Events) on one kept connection: a round trip
+//    on a local socket, where running a binary costs a Go process start per event;
+//  * else, or when that socket cannot be reached, by running its publish binary,
+//      <publish-binary> --address <containerd address> publish --topic /tasks/exit --namespace NS
+//    with a marshaled google.protobuf.Any on stdin.
+// Either way the event is a google.protobuf.Any whose type_url is the event's full protobuf
 // name ("containerd.events.TaskExit", as containerd's typeurl names unregistered messages).
 //
 // Events go out in the order publish() was called, one at a time, from one worker thread, so
@@ -21,6 +25,7 @@
 #include <string>
 #include <thread>
 
+#include "lib/ttrpc_client.h"
 #include "runtime/containerd-shim-v2/options.h"
 
 namespace kata::shimv2 {
@@ -36,9 +41,10 @@ inline constexpr const char* kTopicPaused = "/tasks/paused";
 inline constexpr const char* kTopicResumed = "/tasks/resumed";
 
 struct PublisherConfig {
-  std::string binary;   // -publish-binary
-  std::string address;  // -address: containerd's gRPC socket
-  std::string ns;       // -namespace
+  std::string binary;        // -publish-binary
+  std::string address;       // -address: containerd's gRPC socket
+  std::string ns;            // -namespace
+  std::string ttrpcAddress;  // $TTRPC_ADDRESS: containerd's ttrpc socket ("" for none)
   size_t maxQueued = 1024;
   std::chrono::milliseconds blockTimeout{5000};     // publish() on a full queue
   std::chrono::milliseconds publishTimeout{10000};  // one run of the binary, then killed
@@ -70,8 +76,12 @@ class EventPublisher {
   };
 
   void run();
-  /// Runs the binary for one event; false when it failed (logged).
+  /// Publishes one event; false when it failed (logged).
   bool publishOne(const Item& item);
+  /// Forwards one event over containerd's ttrpc socket; an error when it cannot.
+  Status forward(const Item& item);
+  /// Runs the publish binary for one event; false when it failed (logged).
+  bool runPublishBinary(const Item& item);
 
   const PublisherConfig config_;
   mutable std::mutex mu_;
@@ -81,6 +91,7 @@ class EventPublisher {
   bool closing_ = false;  // no new events
   bool abort_ = false;    // the worker stops at once, killing a running publish
   size_t failures_ = 0;
+  std::unique_ptr<ttrpc::Client> ttrpc_;  // the worker's connection to containerd, once made
   std::thread worker_;
 };
 

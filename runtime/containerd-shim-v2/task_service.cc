@@ -22,6 +22,7 @@
 #include "lib/mount.h"
 #include "lib/mount_options.h"
 #include "lib/oci_spec.h"
+#include "lib/page_out.h"
 #include "lib/pod_role.h"
 #include "lib/random_hex.h"
 #include "lib/version.h"
@@ -49,6 +50,10 @@ using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
 constexpr auto kOomRetry = std::chrono::seconds(1);
+// Most of the shim's code (configuration, VM boot, gRPC set-up) runs only while a container is
+// created and started, yet would stay mapped, and counted in its PSS, for the pod's life: this
+// long after a start, those pages go back to the page cache (lib/page_out.h), as kata-shim's.
+constexpr auto kStartupPagesAfter = std::chrono::seconds(5);
 // GetOOMEvent waits in the guest until an OOM happens: a long deadline, renewed.
 constexpr int kOomCallTimeoutMs = 3600 * 1000;
 
@@ -100,7 +105,9 @@ void unmountRootfs(const std::string& target, size_t count) {
 class TaskService final : public TaskHandler {
  public:
   TaskService(const Options& options, EventPublisher& events, std::function<void()> shutdown)
-      : options_(options), events_(events), requestShutdown_(std::move(shutdown)) {}
+      : options_(options), events_(events), requestShutdown_(std::move(shutdown)) {
+    pager_ = std::thread([this] { pageOutLoop(); });
+  }
 
   ~TaskService() override {
     std::vector<std::unique_ptr<ProcessRelay>> relays;
@@ -114,6 +121,12 @@ class TaskService final : public TaskHandler {
       relay_.stop();
     }
     stopOomWatch();
+    {
+      std::lock_guard lock(pagerMu_);
+      pagerStop_ = true;
+    }
+    pagerCv_.notify_all();
+    pager_.join();
   }
 
   // ---- Create / Start / Delete ------------------------------------------------------------
@@ -217,6 +230,7 @@ class TaskService final : public TaskHandler {
         const auto& q = config_.qemu;
         vc::releaseBootFilePages(sandbox_->qemu, q.kernel, q.disable_image_nvdimm ? "" : q.image);
       }
+      schedulePageOut();
       events::TaskStart ev;
       ev.set_container_id(req.id());
       ev.set_pid(pid());
@@ -592,6 +606,8 @@ class TaskService final : public TaskHandler {
   // The VM and everything of the sandbox's: after its last container, or a failed create.
   void destroyPod() {
     if (!sandbox_) return;
+    oomStop_ = true;  // its call fails once the VM is gone: no retry then
+    oomCv_.notify_all();
     if (auto st = vc::destroySandbox(*sandbox_); !st.ok())
       log::warn("sandbox teardown: " + st.error().str(), {{"sandbox", sandbox_->id}});
     relay_.stop();
@@ -638,6 +654,31 @@ class TaskService final : public TaskHandler {
     events_.publish(kTopicExit, ev);
   }
 
+  void schedulePageOut() {
+    {
+      std::lock_guard lock(pagerMu_);
+      pageOutAt_ = std::chrono::steady_clock::now() + kStartupPagesAfter;
+    }
+    pagerCv_.notify_all();
+  }
+
+  void pageOutLoop() {
+    std::unique_lock lock(pagerMu_);
+    while (!pagerStop_) {
+      if (!pageOutAt_) {
+        pagerCv_.wait(lock);
+        continue;
+      }
+      if (pagerCv_.wait_until(lock, *pageOutAt_, [this] { return pagerStop_; })) return;
+      if (std::chrono::steady_clock::now() < *pageOutAt_) continue;  // rescheduled meanwhile
+      pageOutAt_.reset();
+      lock.unlock();
+      auto advised = pageOutOwnFileMappings("/proc/self/exe");
+      if (!advised.ok()) log::debug("start-up pages kept: " + advised.error().str());
+      lock.lock();
+    }
+  }
+
   // The guest's OOM kills, as containerd's /tasks/oom events, for every container of the pod.
   void startOomWatch() {
     oomStop_ = false;
@@ -650,7 +691,8 @@ class TaskService final : public TaskHandler {
         if (oomStop_) return;
         if (!ev.ok()) {
           if (ev.error().code == ENOTSUP) return;  // an agent without OOM events
-          std::this_thread::sleep_for(kOomRetry);
+          std::unique_lock lock(oomMu_);
+          oomCv_.wait_for(lock, kOomRetry, [this] { return oomStop_.load(); });
           continue;
         }
         events::TaskOOM oom;
@@ -663,6 +705,7 @@ class TaskService final : public TaskHandler {
 
   void stopOomWatch() {
     oomStop_ = true;
+    oomCv_.notify_all();
     // Its call ends when the VM is gone (the relay's connections close).
     if (oomThread_.joinable()) oomThread_.join();
   }
@@ -675,7 +718,14 @@ class TaskService final : public TaskHandler {
   // Set once the pod's VM runs; only changed under opMu_.
   std::optional<vc::SandboxState> sandbox_;
   std::atomic<bool> oomStop_{false};
+  std::mutex oomMu_;
+  std::condition_variable oomCv_;  // wakes the OOM watch's retry wait
   std::thread oomThread_;
+  std::mutex pagerMu_;
+  std::condition_variable pagerCv_;
+  std::optional<std::chrono::steady_clock::time_point> pageOutAt_;
+  bool pagerStop_ = false;
+  std::thread pager_;  // pageOutLoop
 
   std::mutex opMu_;  // one state-changing operation at a time (create, start, delete, ...)
   std::mutex mu_;    // containers_ and process state; never held across an agent call

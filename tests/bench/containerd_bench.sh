@@ -54,12 +54,27 @@ idle_shim_pss() {  # RUNTIME ID: KiB of PSS of the shim of an idle one-container
   ctrd_cli containers delete "$2" >/dev/null
 }
 
-# Interleaved, so that the machine's drift hits both runtimes alike.
+# The issue's yardstick for the shim: `kata-runtime run` of a bundle of the same busybox.
+make_bundle "$TEST_ROOT/cli-bundle" false '{}' true
+run_cli_true() {  # ID: seconds of `kata-runtime run` of that bundle
+  local s
+  s=$(now)
+  rt run --bundle "$TEST_ROOT/cli-bundle" "$1" </dev/null >/dev/null ||
+    { echo "kata-runtime run failed" >&2; return 1; }
+  since "$s"
+  rt delete --force "$1" >/dev/null 2>&1 || true  # run removes it; a failed run may not
+}
+
+# Interleaved, so that the machine's drift hits every runtime alike.
 : >"$TEST_ROOT/kt"
 : >"$TEST_ROOT/rt"
+: >"$TEST_ROOT/ct"
 for i in $(seq "$RUNS"); do
   run_true "$KATA" "$CTRD_NS-k$i" >>"$TEST_ROOT/kt" || exit 1
   run_true "$RUNC" "$CTRD_NS-r$i" >>"$TEST_ROOT/rt" || exit 1
+  if [ "$KATA" = io.containerd.kata.v2 ]; then
+    run_cli_true "$CTRD_NS-c$i" >>"$TEST_ROOT/ct" || exit 1
+  fi
 done
 kpss=$(idle_shim_pss "$KATA" "$CTRD_NS-kidle") || exit 1
 rpss=$(idle_shim_pss "$RUNC" "$CTRD_NS-ridle") || exit 1
@@ -69,5 +84,9 @@ echo "| measure | $KATA | $RUNC | $KATA samples (s) |"
 echo "|---|---|---|---|"
 printf '| `ctr run --rm IMAGE true` (median of %d) | %.2f s | %.2f s | %s |\n' "$RUNS" \
   "$(median <"$TEST_ROOT/kt")" "$(median <"$TEST_ROOT/rt")" "$(samples "$TEST_ROOT/kt")"
+if [ -s "$TEST_ROOT/ct" ]; then
+  printf '| `kata-runtime run` of a busybox bundle, `true` (median of %d) | %.2f s | | %s |\n' \
+    "$RUNS" "$(median <"$TEST_ROOT/ct")" "$(samples "$TEST_ROOT/ct")"
+fi
 printf '| shim PSS, idle pod (one `sleep`) | %.1f MB | %.1f MB | one run |\n' \
   "$(echo "$kpss / 1024" | bc -l)" "$(echo "$rpss / 1024" | bc -l)"

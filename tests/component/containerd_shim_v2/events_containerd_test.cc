@@ -110,8 +110,10 @@ TEST(ShimV2ContainerdEvents, CtrEventsSeesPublishedTaskEvents) {
   CHECK_TRUE(watcher.ok());
   std::this_thread::sleep_for(500ms);  // subscribed before we publish
 
+  // The exit through the publish binary, the OOM over containerd's ttrpc socket (with a
+  // binary that does not exist: only the ttrpc path can deliver it).
   {
-    EventPublisher pub(PublisherConfig{containerd, ctrd.socket, kNamespace});
+    EventPublisher pub(PublisherConfig{containerd, ctrd.socket, kNamespace, ""});
     containerd::events::TaskExit exit;
     exit.set_container_id("shimv2fr-c1");
     exit.set_id("shimv2fr-c1");
@@ -119,6 +121,12 @@ TEST(ShimV2ContainerdEvents, CtrEventsSeesPublishedTaskEvents) {
     exit.set_exit_status(3);
     exit.mutable_exited_at()->set_seconds(1700000000);
     pub.publish(kTopicExit, exit);
+    pub.close(20000ms);
+    LONGS_EQUAL(0, pub.failures());
+  }
+  {
+    EventPublisher pub(PublisherConfig{"/nonexistent/containerd", ctrd.socket, kNamespace,
+                                       ctrd.socket + ".ttrpc"});
     containerd::events::TaskOOM oom;
     oom.set_container_id("shimv2fr-c1");
     pub.publish(kTopicOom, oom);
