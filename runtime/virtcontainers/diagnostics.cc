@@ -112,6 +112,11 @@ Json::Value environmentReport(const config::Config& c, const std::string& runtim
   r["Shim"]["Version"] = componentVersion(c.shim.path, "-version");
   r["Shim"]["Path"] = c.shim.path;
   r["Shim"]["Debug"] = c.shim.enable_debug;
+  // containerd finds the shim v2 on its PATH; it is installed beside kata-runtime.
+  const std::string shimV2 =
+      runtimePath.substr(0, runtimePath.rfind('/') + 1) + "containerd-shim-kata-v2";
+  r["ShimV2"]["Path"] = exists(shimV2) ? shimV2 : "";
+  r["ShimV2"]["Version"] = exists(shimV2) ? componentVersion(shimV2, "--version") : "";
   r["Agent"]["Type"] = "kata";
   r["Agent"]["Debug"] = c.agent.enable_debug;
   r["Agent"]["Trace"] = false;

@@ -35,12 +35,15 @@ test_kata_env() {
   local out
   out=$(rt kata-env) || { fail "kata-env exit status"; return; }
   for section in '[Meta]' '[Runtime]' '[Runtime.Version.Version]' '[Hypervisor]' '[Kernel]' \
-                 '[Initrd]' '[Proxy]' '[Shim]' '[Agent]' '[Host]' '[Host.Distro]' '[Host.CPU]' '[Netmon]'; do
+                 '[Initrd]' '[Proxy]' '[Shim]' '[ShimV2]' '[Agent]' '[Host]' '[Host.Distro]' '[Host.CPU]' \
+                 '[Netmon]'; do
     expect_contains "section $section" "$section" "$out" || return
   done
   expect_contains "qemu version" "QEMU emulator version" "$out" || return
   expect_contains "host kernel" "Kernel = \"$(uname -r)\"" "$out" || return
   expect_contains "config path" "Path = \"$KATA_CONFIG\"" "$out" || return
+  expect_contains "shim v2 path" "Path = \"$KATA_BUILD/bin/containerd-shim-kata-v2\"" "$out" || return
+  expect_contains "shim v2 version" "containerd-shim-kata-v2 version" "$out" || return
   out=$(rt kata-env --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["Hypervisor"]["Accelerator"], d["Hypervisor"]["ACPI"], d["Host"]["Distro"]["Name"] != "", d["Proxy"]["Path"].endswith("kata-proxy"))') \
     || { fail "kata-env --json is not JSON"; return; }
   local accel=tcg
