@@ -76,7 +76,7 @@ struct Container {
   size_t rootfsMounts = 0;
   bool paused = false;
   Process init;
-  std::map<std::string, Process> execs;
+  std::map<std::string, std::shared_ptr<Process>> execs;
 };
 
 // containerd's rootfs mounts (an overlay of the snapshot, or a bind), stacked on
@@ -145,7 +145,7 @@ class TaskService final : public TaskHandler {
     if (req.bundle().empty() || req.bundle()[0] != '/')
       return makeError("bundle: want an absolute path", EINVAL);
 
-    auto c = std::make_unique<Container>();
+    auto c = std::make_shared<Container>();
     vc::Rollback undo;
     if (req.rootfs_size() > 0) {
       c->rootfs = req.bundle() + "/rootfs";
@@ -216,7 +216,7 @@ class TaskService final : public TaskHandler {
 
   Result<taskapi::StartResponse> start(ttrpc::Context&, const taskapi::StartRequest& req) override {
     std::lock_guard op(opMu_);
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
     taskapi::StartResponse resp;
     resp.set_pid(pid());
     if (req.exec_id().empty()) {
@@ -237,7 +237,7 @@ class TaskService final : public TaskHandler {
       events_.publish(kTopicStart, ev);
       return resp;
     }
-    KATA_ASSIGN_OR_RETURN(Process * p, findExec(*c, req.exec_id()));
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, findExec(*c, req.exec_id()));
     if (statusOf(*p) != TaskStatus::CREATED)
       return makeError("process " + req.exec_id() + " is not created", EBUSY);
     if (statusOf(c->init) != TaskStatus::RUNNING)
@@ -264,11 +264,11 @@ class TaskService final : public TaskHandler {
   Result<taskapi::DeleteResponse> remove(ttrpc::Context&,
                                          const taskapi::DeleteRequest& req) override {
     std::lock_guard op(opMu_);
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
     taskapi::DeleteResponse resp;
     resp.set_pid(pid());
     if (!req.exec_id().empty()) {
-      KATA_ASSIGN_OR_RETURN(Process * p, findExec(*c, req.exec_id()));
+      KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, findExec(*c, req.exec_id()));
       std::unique_ptr<ProcessRelay> relay;
       {
         std::lock_guard lock(mu_);
@@ -284,7 +284,7 @@ class TaskService final : public TaskHandler {
     TaskStatus st = statusOf(c->init);
     if (st == TaskStatus::RUNNING || st == TaskStatus::PAUSED)
       return makeError("cannot delete container " + req.id() + ": it is running", EBUSY);
-    std::unique_ptr<Container> gone;
+    std::shared_ptr<Container> gone;
     std::vector<std::unique_ptr<ProcessRelay>> relays;
     {
       std::lock_guard lock(mu_);
@@ -319,7 +319,7 @@ class TaskService final : public TaskHandler {
 
   Result<Empty> exec(ttrpc::Context&, const taskapi::ExecProcessRequest& req) override {
     std::lock_guard op(opMu_);
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
     KATA_TRY(validateContainerId(req.exec_id()));
     KATA_ASSIGN_OR_RETURN(oci::Process spec,
                           oci::parseProcess(req.spec().value(), "exec process spec"));
@@ -332,10 +332,11 @@ class TaskService final : public TaskHandler {
         return makeError("container " + req.id() + " is not running", EBUSY);
       if (c->execs.count(req.exec_id()) || req.exec_id() == req.id())
         return makeError("process " + req.exec_id() + " already exists", EEXIST);
-      Process& p = c->execs[req.exec_id()];
-      p.execId = req.exec_id();
-      p.io = {req.stdin(), req.stdout(), req.stderr(), req.terminal()};
-      p.spec = std::move(spec);
+      auto p = std::make_shared<Process>();
+      p->execId = req.exec_id();
+      p->io = {req.stdin(), req.stdout(), req.stderr(), req.terminal()};
+      p->spec = std::move(spec);
+      c->execs[req.exec_id()] = std::move(p);
     }
     events::TaskExecAdded ev;
     ev.set_container_id(req.id());
@@ -345,8 +346,9 @@ class TaskService final : public TaskHandler {
   }
 
   Result<Empty> kill(ttrpc::Context&, const taskapi::KillRequest& req) override {
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
-    Process* p = &c->init;
+    std::lock_guard op(opMu_);  // sandbox_ is only read under it
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
+    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
     if (!req.exec_id().empty()) {
       KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
     }
@@ -361,8 +363,9 @@ class TaskService final : public TaskHandler {
   }
 
   Result<Empty> resizePty(ttrpc::Context&, const taskapi::ResizePtyRequest& req) override {
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
-    Process* p = &c->init;
+    std::lock_guard op(opMu_);  // sandbox_ is only read under it
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
+    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
     if (!req.exec_id().empty()) {
       KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
     }
@@ -373,8 +376,8 @@ class TaskService final : public TaskHandler {
   }
 
   Result<Empty> closeIO(ttrpc::Context&, const taskapi::CloseIORequest& req) override {
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
-    Process* p = &c->init;
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
+    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
     if (!req.exec_id().empty()) {
       KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
     }
@@ -387,8 +390,8 @@ class TaskService final : public TaskHandler {
 
   Result<taskapi::WaitResponse> wait(ttrpc::Context& ctx,
                                      const taskapi::WaitRequest& req) override {
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
-    Process* p = &c->init;
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
+    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
     if (!req.exec_id().empty()) {
       KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
     }
@@ -406,8 +409,8 @@ class TaskService final : public TaskHandler {
   }
 
   Result<taskapi::StateResponse> state(ttrpc::Context&, const taskapi::StateRequest& req) override {
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
-    Process* p = &c->init;
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
+    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
     if (!req.exec_id().empty()) {
       KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
     }
@@ -433,7 +436,7 @@ class TaskService final : public TaskHandler {
   // container's host pids): QEMU is the one host process that stands for every process in the
   // VM, as upstream's shim v2 answers. The guest's own pids mean nothing on the host.
   Result<taskapi::PidsResponse> pids(ttrpc::Context&, const taskapi::PidsRequest& req) override {
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
     (void)c;
     taskapi::PidsResponse resp;
     resp.add_processes()->set_pid(pid());
@@ -453,7 +456,7 @@ class TaskService final : public TaskHandler {
 
   Result<Empty> update(ttrpc::Context&, const taskapi::UpdateTaskRequest& req) override {
     std::lock_guard op(opMu_);
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
     TaskStatus st = statusOf(c->init);
     if (st != TaskStatus::RUNNING && st != TaskStatus::PAUSED)
       return makeError("container " + req.id() + " is not running", EBUSY);
@@ -463,7 +466,8 @@ class TaskService final : public TaskHandler {
   }
 
   Result<taskapi::StatsResponse> stats(ttrpc::Context&, const taskapi::StatsRequest& req) override {
-    KATA_ASSIGN_OR_RETURN(Container * c, find(req.id()));
+    std::lock_guard op(opMu_);  // sandbox_ is only read under it
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
     (void)c;
     KATA_ASSIGN_OR_RETURN(::grpc::StatsContainerResponse s, vc::statsInGuest(*sandbox_, req.id()));
     taskapi::StatsResponse resp;
@@ -498,20 +502,22 @@ class TaskService final : public TaskHandler {
   }
 
   // The host process that stands for every process of the pod: QEMU (as upstream's shim v2).
-  uint32_t pid() const { return sandbox_ ? uint32_t(sandbox_->qemu.pid) : 0; }
+  // Set with the sandbox, read by calls that do not take opMu_ (State, Wait, relays' exits).
+  uint32_t pid() const { return taskPid_.load(); }
 
-  Result<Container*> find(const std::string& id) {
+  // Shared: a concurrent Delete takes it out of the map, not from under a running call.
+  Result<std::shared_ptr<Container>> find(const std::string& id) {
     std::lock_guard lock(mu_);
     auto it = containers_.find(id);
     if (it == containers_.end()) return makeError("container " + id + " not found", ENOENT);
-    return it->second.get();
+    return it->second;
   }
 
-  Result<Process*> findExec(Container& c, const std::string& execId) {
+  Result<std::shared_ptr<Process>> findExec(Container& c, const std::string& execId) {
     std::lock_guard lock(mu_);
     auto it = c.execs.find(execId);
     if (it == c.execs.end()) return makeError("process " + execId + " not found", ENOENT);
-    return &it->second;
+    return it->second;
   }
 
   TaskStatus statusOf(const Process& p) {
@@ -527,12 +533,12 @@ class TaskService final : public TaskHandler {
   static void takeRelays(Container& c, std::vector<std::unique_ptr<ProcessRelay>>& out) {
     if (c.init.relay) out.push_back(std::move(c.init.relay));
     for (auto& [id, p] : c.execs)
-      if (p.relay) out.push_back(std::move(p.relay));
+      if (p->relay) out.push_back(std::move(p->relay));
   }
 
   Result<Empty> pauseOrResume(const std::string& id, bool pause) {
     std::lock_guard op(opMu_);
-    KATA_ASSIGN_OR_RETURN(Container * c, find(id));
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(id));
     if (statusOf(c->init) != TaskStatus::RUNNING)
       return makeError("container " + id + " is not running", EBUSY);
     {
@@ -599,6 +605,7 @@ class TaskService final : public TaskHandler {
       return std::move(created).error();
     }
     sandbox_ = std::move(*created);
+    taskPid_ = uint32_t(sandbox_->qemu.pid);
     startOomWatch();
     return okStatus();
   }
@@ -637,7 +644,7 @@ class TaskService final : public TaskHandler {
       if (!execId.empty()) {
         auto e = it->second->execs.find(execId);
         if (e == it->second->execs.end()) return;
-        p = &e->second;
+        p = e->second.get();
       }
       if (p->status == TaskStatus::STOPPED) return;
       p->status = TaskStatus::STOPPED;
@@ -717,6 +724,7 @@ class TaskService final : public TaskHandler {
   AgentRelay relay_;
   // Set once the pod's VM runs; only changed under opMu_.
   std::optional<vc::SandboxState> sandbox_;
+  std::atomic<uint32_t> taskPid_{0};
   std::atomic<bool> oomStop_{false};
   std::mutex oomMu_;
   std::condition_variable oomCv_;  // wakes the OOM watch's retry wait
@@ -727,10 +735,12 @@ class TaskService final : public TaskHandler {
   bool pagerStop_ = false;
   std::thread pager_;  // pageOutLoop
 
-  std::mutex opMu_;  // one state-changing operation at a time (create, start, delete, ...)
-  std::mutex mu_;    // containers_ and process state; never held across an agent call
+  // One operation on the sandbox at a time (create, start, delete, kill, ...): sandbox_ is
+  // only used under it. State, Wait, CloseIO, Pids and Connect do without it.
+  std::mutex opMu_;
+  std::mutex mu_;  // containers_ and process state; never held across an agent call
   std::condition_variable cv_;
-  std::map<std::string, std::unique_ptr<Container>> containers_;
+  std::map<std::string, std::shared_ptr<Container>> containers_;
 };
 
 }  // namespace

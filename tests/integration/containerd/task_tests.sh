@@ -127,3 +127,31 @@ test_shim_killed() {
   rm -f "$(ctrd_shim_socket "$id")"
   pass
 }
+
+# What runs the container killed under it: QEMU with kata, the container's process with runc.
+test_vm_killed() {
+  begin "kill -9 of QEMU (runc: of the process) under a running task: it exits at once, delete cleans up"
+  local id out victim tries=100
+  id=$(ctrd_id vmkill)
+  out=$(crun -d "$CTRD_IMAGE" "$id" sh -c 'while :; do sleep 1; done' </dev/null 2>&1) ||
+    { fail "ctr run -d: $out"; return; }
+  wait_task_status "$id" RUNNING 1200 || { fail "task is $(ctrd_task_status "$id")"; return; }
+  if is_kata; then
+    victim=$(pgrep -f "qemu-system.*$id" | head -1)
+  else
+    victim=$(ctrd_cli tasks ls | awk -v id="$id" '$1 == id {print $2}')
+  fi
+  [ -n "$victim" ] || { fail "no process to kill for $id"; return; }
+  kill -KILL "$victim"
+  # The kata relays hold QEMU's pidfd: the exit is reported without waiting for the agent.
+  wait_task_status "$id" STOPPED 50 ||
+    { fail "task still $(ctrd_task_status "$id") 5 s after the kill"; return; }
+  out=$(ctrd_cli tasks delete "$id" 2>&1) || { fail "ctr task delete: $out"; return; }
+  out=$(ctrd_cli containers delete "$id" 2>&1) || { fail "ctr container delete: $out"; return; }
+  while [ -n "$(ctrd_shim_pid "$id")" ]; do
+    tries=$((tries - 1))
+    [ "$tries" -gt 0 ] || { fail "the shim of $id still runs"; return; }
+    sleep 0.1
+  done
+  pass
+}
