@@ -347,11 +347,7 @@ class TaskService final : public TaskHandler {
 
   Result<Empty> kill(ttrpc::Context&, const taskapi::KillRequest& req) override {
     std::lock_guard op(opMu_);  // sandbox_ is only read under it
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
-    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
-    if (!req.exec_id().empty()) {
-      KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
-    }
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, findProcess(req.id(), req.exec_id()));
     TaskStatus st = statusOf(*p);
     if (st == TaskStatus::STOPPED) return makeError("process already finished", ESRCH);
     if (st == TaskStatus::CREATED && !req.exec_id().empty())
@@ -364,11 +360,7 @@ class TaskService final : public TaskHandler {
 
   Result<Empty> resizePty(ttrpc::Context&, const taskapi::ResizePtyRequest& req) override {
     std::lock_guard op(opMu_);  // sandbox_ is only read under it
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
-    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
-    if (!req.exec_id().empty()) {
-      KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
-    }
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, findProcess(req.id(), req.exec_id()));
     if (!p->io.terminal) return makeError("process has no terminal", EINVAL);
     if (statusOf(*p) != TaskStatus::RUNNING && statusOf(*p) != TaskStatus::PAUSED) return Empty();
     std::string target = req.exec_id().empty() ? req.id() : req.exec_id();
@@ -376,11 +368,7 @@ class TaskService final : public TaskHandler {
   }
 
   Result<Empty> closeIO(ttrpc::Context&, const taskapi::CloseIORequest& req) override {
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
-    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
-    if (!req.exec_id().empty()) {
-      KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
-    }
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, findProcess(req.id(), req.exec_id()));
     if (req.stdin()) {
       std::lock_guard lock(mu_);
       if (p->relay) p->relay->closeStdin();
@@ -390,11 +378,7 @@ class TaskService final : public TaskHandler {
 
   Result<taskapi::WaitResponse> wait(ttrpc::Context& ctx,
                                      const taskapi::WaitRequest& req) override {
-    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
-    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
-    if (!req.exec_id().empty()) {
-      KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
-    }
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, findProcess(req.id(), req.exec_id()));
     ctx.onDone([this] {
       std::lock_guard lock(mu_);
       cv_.notify_all();
@@ -410,10 +394,7 @@ class TaskService final : public TaskHandler {
 
   Result<taskapi::StateResponse> state(ttrpc::Context&, const taskapi::StateRequest& req) override {
     KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(req.id()));
-    std::shared_ptr<Process> p(c, &c->init);  // keeps the container alive too
-    if (!req.exec_id().empty()) {
-      KATA_ASSIGN_OR_RETURN(p, findExec(*c, req.exec_id()));
-    }
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Process> p, findProcess(req.id(), req.exec_id()));
     std::lock_guard lock(mu_);
     taskapi::StateResponse resp;
     resp.set_id(req.id());
@@ -511,6 +492,13 @@ class TaskService final : public TaskHandler {
     auto it = containers_.find(id);
     if (it == containers_.end()) return makeError("container " + id + " not found", ENOENT);
     return it->second;
+  }
+
+  // The init process (exec id "") or an exec'd one; the init's pointer keeps its container.
+  Result<std::shared_ptr<Process>> findProcess(const std::string& id, const std::string& execId) {
+    KATA_ASSIGN_OR_RETURN(std::shared_ptr<Container> c, find(id));
+    if (execId.empty()) return std::shared_ptr<Process>(c, &c->init);
+    return findExec(*c, execId);
   }
 
   Result<std::shared_ptr<Process>> findExec(Container& c, const std::string& execId) {

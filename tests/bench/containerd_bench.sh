@@ -21,15 +21,7 @@ if [ "$KATA" = io.containerd.kata.v2 ]; then
   fi
   require_assets
 fi
-CTRD_NS=ctrdb-$$
-CTRD_DIR=$TEST_ROOT/containerd
-cleanup() {
-  [ -n "$CTRD_PID" ] && ctrd_remove_all
-  stop_containerd
-  cleanup_all
-}
-trap cleanup EXIT
-mkdir -p "$TEST_ROOT"
+ctrd_private ctrdb
 start_containerd && ctrd_import_busybox || { echo "containerd did not start" >&2; exit 1; }
 
 run_true() {  # RUNTIME ID: seconds of `ctr run --rm IMAGE ID true`

@@ -209,3 +209,17 @@ ctrd_remove_all() {
     kill -KILL "$pid" 2>/dev/null
   done
 }
+
+# ctrd_private PREFIX: this run's namespace and daemon dir, removed (with every container the
+# run made) on exit. Call before start_containerd.
+ctrd_private() {
+  CTRD_NS=$1-$$
+  CTRD_DIR=$TEST_ROOT/containerd
+  trap ctrd_cleanup EXIT
+  mkdir -p "$TEST_ROOT"
+}
+ctrd_cleanup() {
+  [ -n "${CTRD_PID:-}" ] && ctrd_remove_all
+  stop_containerd
+  cleanup_all
+}

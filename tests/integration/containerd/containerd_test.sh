@@ -26,16 +26,7 @@ if [ "$CTRD_RUNTIME" = io.containerd.kata.v2 ]; then
   require_assets
   GUEST_KERNEL=$(cat "$KATA_ASSETS/kernel-version")
 fi
-CTRD_NS=ctrd-$$
-CTRD_DIR=$TEST_ROOT/containerd
-
-cleanup() {
-  [ -n "$CTRD_PID" ] && ctrd_remove_all
-  stop_containerd
-  cleanup_all
-}
-trap cleanup EXIT
-mkdir -p "$TEST_ROOT"
+ctrd_private ctrd
 
 is_kata() { [ "$CTRD_RUNTIME" = io.containerd.kata.v2 ]; }
 
