@@ -64,7 +64,7 @@ Run runProgram(const std::vector<std::string>& argv, const std::vector<std::stri
   pid_t pid = child->release();  // waited for below
   // Stopped as it exits, to read its peak memory: getrusage's figure would include this
   // process's size, which the child had between fork and exec.
-  bool traced = ::ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXIT) == 0;
+  bool traced = kMeasureMemory && ::ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXIT) == 0;
   std::thread watcher;
   if (watch) watcher = std::thread([&watch, pid] { watch(pid); });
   outWrite.reset();

@@ -99,7 +99,8 @@ void checkBounded(const Run& r, const Watch& w) {
   const std::string what = describe(r, &w);
   CHECK_TEXT(!r.killed, ("outlived its limit: " + what).c_str());
   CHECK_TEXT(w.maxRssKiB > 0, ("never sampled: " + what).c_str());
-  CHECK_TEXT(w.maxHwmKiB < kShimMaxRssKiB, ("memory: " + what).c_str());
+  if (kata::liar::kMeasureMemory)
+    CHECK_TEXT(w.maxHwmKiB < kShimMaxRssKiB, ("memory: " + what).c_str());
   // Each calling thread may hold its own connection while it redials (4 descriptors with its
   // guard): a leak would grow with every redial instead, by the hundred.
   CHECK_TEXT(w.maxFds - w.minFds <= 24, ("descriptors grew: " + what).c_str());
@@ -160,7 +161,8 @@ TEST(ShimLiar, EndlessOutputIsRelayedInBoundedMemory) {
   CHECK_TEXT(r.code == 3, what.c_str());
   CHECK_TEXT(sent >= (50l << 20), ("relayed too little: " + what).c_str());
   // No growth with the amount relayed: the last 6 s add no more than a few replies.
-  CHECK_TEXT(early > 0 && late.maxRssKiB - early <= 8 << 10, ("memory grows: " + what).c_str());
+  if (kata::liar::kMeasureMemory)
+    CHECK_TEXT(early > 0 && late.maxRssKiB - early <= 8 << 10, ("memory grows: " + what).c_str());
   // A sample may fall inside a call: its socket to the agent and the reply guard's pair are
   // open then (3), and the shim opens its own binary once, at 5 s, to page out its start-up
   // code (1). A leak would grow with the 60 samples' calls.
