@@ -480,9 +480,7 @@ test_port_forward() {
   ip -n "$ns" link set lo up || { fail "lo up"; return; }
   # The guest's server listens on its loopback only: nothing outside the guest's own stack
   # could reach it but the forward.
-  make_bundle "$B/pf" false '{}' sh -c 'echo pf-page >/tmp/index.html
-    head -c 2097152 /dev/urandom >/tmp/big; md5sum </tmp/big | cut -d" " -f1 >/tmp/big.md5
-    exec httpd -f -p 127.0.0.1:8080 -h /tmp'
+  make_bundle "$B/pf" false '{}' sh -c 'echo pf-page >/tmp/index.html; head -c 2097152 /dev/urandom >/tmp/big; md5sum </tmp/big | cut -d" " -f1 >/tmp/big.md5; exec httpd -f -p 127.0.0.1:8080 -h /tmp'
   python3 - "$B/pf/config.json" "/var/run/netns/$ns" <<'PY'
 import json, sys
 path, netns = sys.argv[1], sys.argv[2]
@@ -492,6 +490,7 @@ for n in spec["linux"]["namespaces"]:
         n["path"] = netns
 json.dump(spec, open(path, "w"), indent=1)
 PY
+  [ $? -eq 0 ] || { fail "netns path into config.json"; return; }
   rt run -d --bundle "$B/pf" pf </dev/null >"$TEST_ROOT/pf.out" 2>&1; rc=$?
   expect_eq "run -d (output: $(tail -c 600 "$TEST_ROOT/pf.out"))" 0 "$rc" || return
   expect_contains "the redirect in the sandbox's netns" "REDIRECT" \
