@@ -11,6 +11,7 @@
 #include "lib/fs_util.h"
 #include "lib/log.h"
 #include "lib/unique_fd.h"
+#include "protocols/agent_wire.h"
 
 namespace kata::agent {
 
@@ -57,7 +58,7 @@ Result<UniqueFd> connectLoopback(uint32_t port) {
   // Guest -> host. Ends at the guest's EOF (announced with `eof`) or when the call is gone
   // (checked each second while the guest is silent: a cancelled call does not wake a read).
   std::thread pump([fd, stream, context] {
-    std::string buf(kForwardChunk, '\0');
+    std::string buf(wire::kForwardChunk, '\0');
     ::kata::ForwardData out;
     for (;;) {
       pollfd p{fd, POLLIN, 0};

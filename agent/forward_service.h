@@ -9,9 +9,6 @@
 
 namespace kata::agent {
 
-/// Bytes per message from the guest side; the host accepts messages up to kForwardMaxMessage.
-inline constexpr size_t kForwardChunk = 32 * 1024;
-inline constexpr size_t kForwardMaxMessage = 64 * 1024;
 /// Forwarded connections open at once; more are refused with RESOURCE_EXHAUSTED.
 inline constexpr int kForwardMaxConnections = 64;
 

@@ -16,10 +16,10 @@
 
 #include <future>
 
-#include "agent/forward_service.h"
 #include "lib/child_process.h"
 #include "lib/fs_util.h"
 #include "lib/log.h"
+#include "protocols/agent_wire.h"
 #include "protocols/forward.grpc.pb.h"
 #include "proxy/dns_relay.h"
 
@@ -75,7 +75,7 @@ Result<std::unique_ptr<PortForwarder>> PortForwarder::start(PortForwarderOptions
   if (!f->stopFd_) return sysError("eventfd");
   ::grpc::ChannelArguments args;
   // The guest's messages are at most kForwardChunk; anything bigger ends the call.
-  args.SetMaxReceiveMessageSize(int(agent::kForwardMaxMessage));
+  args.SetMaxReceiveMessageSize(int(wire::kForwardMaxMessage));
   // Made here, not on the forwarder's thread: the channel's own threads then stay in the
   // caller's namespace (the agent socket is a path and works from any).
   f->channel_ = ::grpc::CreateCustomChannel("unix:" + f->options_.agentSocket,
@@ -240,7 +240,7 @@ void PortForwarder::forward(Connection& c) {
   std::thread up;
   if (call->Write(first)) {
     up = std::thread([fd, &c, stream = call.get()] {
-      std::string buf(agent::kForwardChunk, '\0');
+      std::string buf(wire::kForwardChunk, '\0');
       ::kata::ForwardData out;
       for (;;) {
         ssize_t n = ::read(fd, buf.data(), buf.size());

@@ -6,7 +6,7 @@
 // (SO_ORIGINAL_DST) and carries it to 127.0.0.1:<port> in the guest through the agent's
 // kata.ForwardService (protocols/forward.proto), over the agent socket like any agent client.
 // Bounds: kMaxConnections at once (more are closed at once), every message from the guest at
-// most agent::kForwardMaxMessage bytes and read only once the previous one was written out.
+// most wire::kForwardMaxMessage bytes and read only once the previous one was written out.
 #pragma once
 
 #include <grpcpp/channel.h>
