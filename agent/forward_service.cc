@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 #include "lib/fs_util.h"
@@ -18,6 +19,8 @@ namespace kata::agent {
 namespace {
 
 // The guest's own loopback: the agent runs in the VM's network namespace, which is the pod's.
+// 127.0.0.1 first, then ::1 when nothing listens there: containerd's own order (tcp4, then
+// tcp6) for a runc pod.
 Result<UniqueFd> connectLoopback(uint32_t port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return sysError("socket");
@@ -25,9 +28,16 @@ Result<UniqueFd> connectLoopback(uint32_t port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(uint16_t(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return sysError("connect to 127.0.0.1:" + std::to_string(port) + " in the guest");
-  return fd;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  Error v4 = sysError("connect to 127.0.0.1:" + std::to_string(port) + " in the guest");
+  UniqueFd fd6(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd6) return v4;
+  sockaddr_in6 addr6{};
+  addr6.sin6_family = AF_INET6;
+  addr6.sin6_port = htons(uint16_t(port));
+  addr6.sin6_addr = in6addr_loopback;
+  if (::connect(fd6.get(), reinterpret_cast<sockaddr*>(&addr6), sizeof addr6) == 0) return fd6;
+  return makeError(v4.str() + "; [::1]: " + std::strerror(errno), v4.code);
 }
 
 }  // namespace

@@ -38,16 +38,20 @@ const std::string kNetnsPath = "/run/netns/" + kNetnsName;
 // connection with "echo:" + everything it read until the client's half-close.
 class EchoServer {
  public:
-  EchoServer() {
-    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  explicit EchoServer(bool ipv6 = false) {
+    fd_.reset(::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
+    sockaddr_in6 a6{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    CHECK_EQUAL(0, ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), len));
+    a6.sin6_family = AF_INET6;
+    a6.sin6_addr = in6addr_loopback;
+    sockaddr* sa = ipv6 ? reinterpret_cast<sockaddr*>(&a6) : reinterpret_cast<sockaddr*>(&a);
+    socklen_t len = ipv6 ? sizeof a6 : sizeof a;
+    CHECK_EQUAL(0, ::bind(fd_.get(), sa, len));
     CHECK_EQUAL(0, ::listen(fd_.get(), 8));
-    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    ::getsockname(fd_.get(), sa, &len);
+    port_ = ntohs(ipv6 ? a6.sin6_port : a.sin_port);
     thread_ = std::thread([this] {
       for (;;) {
         UniqueFd c(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -169,6 +173,9 @@ TEST(PortForward, AnyPortReachesTheGuestLoopbackBothWaysAndTheRuleGoesWithStop) 
   std::string big(3 << 20, 'x');
   for (size_t i = 0; i < big.size(); i += 4096) big[i] = char('a' + i % 26);
   CHECK(exchange(guest.port(), big) == "echo:" + big);
+  // A guest server on ::1 only: reached as containerd reaches a runc pod's (tcp4, then tcp6).
+  EchoServer guest6(true);
+  STRCMP_EQUAL("echo:six", exchange(guest6.port(), "six").c_str());
   // Nothing listens on the guest's port: the host connection is accepted, then closed empty.
   STRCMP_EQUAL("", exchange(freePort(), "x").c_str());
 
