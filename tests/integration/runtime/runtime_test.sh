@@ -508,6 +508,15 @@ PY
   expect_eq "2 MiB from the guest (md5)" "$(rt exec pf cat /tmp/big.md5 </dev/null)" "$sum" || return
   nsenter --net="/var/run/netns/$ns" timeout 20 /bin/busybox wget -q -O - \
     http://127.0.0.1:8081/ >/dev/null 2>&1 && { fail "a port nothing listens on answered"; return; }
+  # A server on the guest's ::1 only: containerd dials 127.0.0.1 (accepted), the agent falls
+  # back to ::1 as containerd would for a runc pod.
+  rt exec pf httpd -p '[::1]:8081' -h /tmp </dev/null || { fail "httpd on ::1 in the guest"; return; }
+  for i in $(seq 20); do
+    out=$(nsenter --net="/var/run/netns/$ns" timeout 20 /bin/busybox wget -q -O - \
+      http://127.0.0.1:8081/index.html 2>/dev/null) && break
+    sleep 0.5
+  done
+  expect_eq "the guest's page from its [::1]:8081" "pf-page" "$out" || return
   # The host's own 127.0.0.1 is untouched.
   iptables -t nat -S OUTPUT 2>/dev/null | grep -q "127.0.0.1/32 -p tcp -j REDIRECT" &&
     { fail "a redirect in the host's netns"; return; }
