@@ -11,14 +11,14 @@
 namespace kata::proxy {
 
 struct Options {
-  std::string listenSocket;     // path from -listen-socket unix://<path>
-  std::string muxSocket;        // -mux-socket: QEMU's agent channel socket
-  std::string sandbox;          // -sandbox: sandbox id, a field of every log line
-  std::string agentLogsSocket;  // -agent-logs-socket: QEMU's guest console socket
-  std::string consoleLog;       // $KATA_PROXY_CONSOLE_LOG: the console's copy
-  std::string virtiofsdLog;     // $KATA_PROXY_VIRTIOFSD_LOG (bytes on fd 3)
-  std::string dnsNetns;         // -dns-netns: where the guest's DNS is relayed
-  std::string forwardNetns;  // -forward-netns: where CRI port-forward connects (port_forwarder.h)
+  std::string listenSocket;                // path from -listen-socket unix://<path>
+  std::string muxSocket;                   // -mux-socket: QEMU's agent channel socket
+  std::string sandbox;                     // -sandbox: sandbox id, a field of every log line
+  std::string agentLogsSocket;             // -agent-logs-socket: QEMU's guest console socket
+  std::string consoleLog;                  // $KATA_PROXY_CONSOLE_LOG: the console's copy
+  std::string virtiofsdLog;                // $KATA_PROXY_VIRTIOFSD_LOG (bytes on fd 3)
+  std::string dnsNetns;                    // -dns-netns: where the guest's DNS is relayed
+  std::string forwardNetns;                // -forward-netns: CRI port-forward's (port_forwarder.h)
   log::Level logLevel = log::Level::Warn;  // -log (upstream default: warn)
   bool debug = false;                      // -debug: same as -log debug
   bool version = false;                    // -version: print the version and exit
