@@ -62,6 +62,7 @@ Status AgentServer::start(const std::vector<std::string>& unixPaths) {
   builder.SetMaxReceiveMessageSize(16 << 20);
   builder.RegisterService(&agent_);
   builder.RegisterService(&health_);
+  builder.RegisterService(&forward_);
   server_ = builder.BuildAndStart();
   if (!server_) return makeError("gRPC server failed to start (see the log above)");
   for (const auto& path : unixPaths) {

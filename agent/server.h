@@ -1,5 +1,6 @@
-// The agent's gRPC server: the AgentService and Health services, served on unix sockets (host
-// test mode) and on connections handed over as fds (one per yamux stream or vsock connection).
+// The agent's gRPC server: the AgentService and Health services (and our ForwardService), served on
+// unix sockets (host test mode) and on connections handed over as fds (one per yamux stream or
+// vsock connection).
 #pragma once
 
 #include <functional>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "agent/agent_service.h"
+#include "agent/forward_service.h"
 #include "agent/health_service.h"
 #include "lib/result.h"
 
@@ -34,6 +36,7 @@ class AgentServer {
  private:
   AgentService agent_;
   HealthService health_;
+  ForwardService forward_;  // our own service (protocols/forward.proto)
   std::unique_ptr<::grpc::Server> server_;
   std::vector<std::string> socketPaths_;
 };

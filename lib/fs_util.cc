@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -200,6 +201,22 @@ Status writeControlFile(const std::string& path, std::string_view value) {
   if (!fd) return sysError("open " + path);
   if (::write(fd.get(), value.data(), value.size()) != ssize_t(value.size()))
     return sysError("write \"" + std::string(value) + "\" to " + path);
+  return okStatus();
+}
+
+Status writeAll(int fd, std::string_view data) {
+  bool socket = true;
+  while (!data.empty()) {
+    ssize_t n = socket ? ::send(fd, data.data(), data.size(), MSG_NOSIGNAL)
+                       : ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == ENOTSOCK && socket) {
+      socket = false;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sysError("write");
+    data.remove_prefix(size_t(n));
+  }
   return okStatus();
 }
 

@@ -38,6 +38,10 @@ Status writeFileAtomic(const std::string& path, std::string_view data, mode_t mo
 /// take them; the error names the value and the path.
 Status writeControlFile(const std::string& path, std::string_view value);
 
+/// Writes all of `data` to `fd` (a blocking file or socket), retrying short writes and EINTR.
+/// Sockets get MSG_NOSIGNAL: a peer that went away is EPIPE, not SIGPIPE.
+Status writeAll(int fd, std::string_view data);
+
 /// A small control file's content without trailing newlines and spaces; "" when unreadable.
 std::string readControlFile(const std::string& path);
 

@@ -5,6 +5,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include <cstddef>
+
 namespace kata::wire {
 
 /// The answer to ReadStdout/ReadStderr once a stream has ended (every writer closed it and all
@@ -19,5 +21,10 @@ inline bool isEndOfStream(const ::grpc::Status& s) {
           s.error_code() == ::grpc::StatusCode::OUT_OF_RANGE) &&
          s.error_message() == "EOF";
 }
+
+/// kata.ForwardService (forward.proto, ours): bytes per data message the agent sends, and the
+/// largest message the host accepts from it (a bigger one ends the call).
+inline constexpr size_t kForwardChunk = 32 * 1024;
+inline constexpr size_t kForwardMaxMessage = 64 * 1024;
 
 }  // namespace kata::wire

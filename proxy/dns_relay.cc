@@ -58,7 +58,7 @@ void DnsRelay::serve(yamux::Stream& stream) {
   }
 }
 
-Status enterNetns(const std::string& path) {
+Result<UniqueFd> openSandboxNetns(const std::string& path, const std::string& purpose) {
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return sysError("network namespace " + path);
   struct stat target {
@@ -66,7 +66,13 @@ Status enterNetns(const std::string& path) {
   if (::fstat(ns.get(), &target) != 0) return sysError("network namespace " + path);
   if (::stat("/proc/1/ns/net", &init) == 0 && init.st_dev == target.st_dev &&
       init.st_ino == target.st_ino)
-    return makeError("network namespace " + path + " is the host's: no DNS relay there", EINVAL);
+    return makeError("network namespace " + path + " is the host's: no " + purpose + " there",
+                     EINVAL);
+  return ns;
+}
+
+Status enterNetns(const std::string& path) {
+  KATA_ASSIGN_OR_RETURN(UniqueFd ns, openSandboxNetns(path, "DNS relay"));
   // Privileged: the proxy's sockets to Docker's DNS server must be made in the sandbox's
   // namespace; its unix sockets are paths and work from any namespace.
   if (::setns(ns.get(), CLONE_NEWNET) != 0) return sysError("enter network namespace " + path);

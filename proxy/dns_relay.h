@@ -38,9 +38,12 @@ class DnsRelay {
   std::shared_ptr<size_t> active_ = std::make_shared<size_t>(0);  // outlives the relay
 };
 
+/// Opens the sandbox's network namespace at `path`; the host's (init's) is refused, since what
+/// is done there (`purpose`, named in the error) would act on the host's own loopback.
+Result<UniqueFd> openSandboxNetns(const std::string& path, const std::string& purpose);
+
 /// Moves the calling process (single-threaded: the proxy before its loop starts) into the
-/// network namespace at `path`. The host's (init's) is refused: the relay would query the
-/// host's 127.0.0.11.
+/// network namespace at `path` (openSandboxNetns: the host's is refused).
 Status enterNetns(const std::string& path);
 
 }  // namespace kata::proxy

@@ -16,6 +16,7 @@ constexpr GoFlag kFlags[] = {
     {"sandbox", false, "sandbox id"},
     {"agent-logs-socket", false, "QEMU's guest console socket"},
     {"dns-netns", false, "network namespace to relay the guest's DNS queries in"},
+    {"forward-netns", false, "network namespace to forward ports into the guest from (CRI)"},
     {"log", false, "log level (default \"warn\")"},
     {"debug", true, "log at debug level"},
     {"version", true, "print the version and exit"},
@@ -37,6 +38,7 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
   o.sandbox = parsed.get("sandbox");
   o.agentLogsSocket = parsed.get("agent-logs-socket");
   o.dnsNetns = parsed.get("dns-netns");
+  o.forwardNetns = parsed.get("forward-netns");
   if (parsed.has("log")) {
     KATA_ASSIGN_OR_RETURN(o.logLevel, log::parseLevel(parsed.get("log")));
   }
@@ -56,6 +58,10 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
   }
   if (!o.dnsNetns.empty() && o.dnsNetns[0] != '/') {
     return makeError("invalid -dns-netns \"" + o.dnsNetns + "\": want an absolute path", EINVAL);
+  }
+  if (!o.forwardNetns.empty() && o.forwardNetns[0] != '/') {
+    return makeError("invalid -forward-netns \"" + o.forwardNetns + "\": want an absolute path",
+                     EINVAL);
   }
   return o;
 }

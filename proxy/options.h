@@ -18,6 +18,7 @@ struct Options {
   std::string consoleLog;                  // $KATA_PROXY_CONSOLE_LOG: the console's copy
   std::string virtiofsdLog;                // $KATA_PROXY_VIRTIOFSD_LOG (bytes on fd 3)
   std::string dnsNetns;                    // -dns-netns: where the guest's DNS is relayed
+  std::string forwardNetns;                // -forward-netns: CRI port-forward's (port_forwarder.h)
   log::Level logLevel = log::Level::Warn;  // -log (upstream default: warn)
   bool debug = false;                      // -debug: same as -log debug
   bool version = false;                    // -version: print the version and exit

@@ -15,6 +15,7 @@ namespace kata::proxy {
 Proxy::Proxy(Options options) : options_(std::move(options)) { uv_loop_init(&loop_); }
 
 Proxy::~Proxy() {
+  forwarder_.reset();
   console_.stop();
   virtiofsdLog_.stop();
   mux_.reset();
@@ -71,6 +72,19 @@ Status Proxy::setUp() {
     onAccept();
   }));
   listenPoll_.want(UV_READABLE);
+
+  if (!options_.forwardNetns.empty()) {
+    // Optional: a sandbox without it still runs; crictl port-forward then fails as with runc
+    // on a pod whose port nothing listens on.
+    auto forwarder =
+        PortForwarder::start({options_.forwardNetns, options_.listenSocket, options_.sandbox});
+    if (forwarder.ok()) {
+      forwarder_ = std::move(forwarder).value();
+    } else {
+      log::warn("port-forward into the guest is not available",
+                {{"error", forwarder.error().str()}});
+    }
+  }
 
   if (options_.handleSignals) {
     auto onSignal = [this](int sig) {
@@ -165,6 +179,7 @@ void Proxy::finish(int exitCode, const Error& reason) {
   } else {
     log::error("proxy exiting", {{"reason", reason.str()}});
   }
+  forwarder_.reset();  // its calls end before the agent socket goes
   listenPoll_.reset();
   listenFd_.reset();
   if (listening_) {

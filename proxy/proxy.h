@@ -1,6 +1,7 @@
 // kata-proxy: one per sandbox. Multiplexes every client connection accepted on the listen
 // socket (runtime, shims) onto the guest agent channel as a yamux stream, pings the agent every
-// second, re-logs the guest console, and relays the guest's DNS queries (proxy/dns_relay.h).
+// second, re-logs the guest console, relays the guest's DNS queries (proxy/dns_relay.h) and
+// forwards CRI port-forward connections into the guest (proxy/port_forwarder.h).
 #pragma once
 
 #include <uv.h>
@@ -15,6 +16,7 @@
 #include "proxy/console.h"
 #include "proxy/dns_relay.h"
 #include "proxy/options.h"
+#include "proxy/port_forwarder.h"
 
 namespace kata::proxy {
 
@@ -49,6 +51,7 @@ class Proxy {
   uv_loop_t loop_;
   bool relayDns_ = false;  // the proxy runs in the sandbox's netns: agent streams are DNS
   DnsRelay dnsRelay_;
+  std::unique_ptr<PortForwarder> forwarder_;  // -forward-netns; dials listenSocket
   std::unique_ptr<yamux::Mux> mux_;
   UniqueFd listenFd_;
   bool listening_ = false;  // we created options_.listenSocket and must remove it

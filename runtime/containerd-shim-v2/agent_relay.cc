@@ -15,6 +15,9 @@ Result<vc::ProcessRef> AgentRelay::start(const vc::AgentRelayRequest& request) {
   o.sandbox = request.sandboxId;
   o.agentLogsSocket = request.consoleSocket;
   o.consoleLog = request.consoleLog;
+  // Port-forward works from a thread of its own in the netns (proxy/port_forwarder.h); the
+  // DNS relay would need the relay's whole thread there, and is not done.
+  o.forwardNetns = request.netns;
   o.handleSignals = false;  // the shim's own: SIGTERM ends the shim, which stops the relay
   if (request.virtiofsdLogFd >= 0) {
     // The relay reads virtiofsd's stderr from its own copy: the sandbox closes the original.

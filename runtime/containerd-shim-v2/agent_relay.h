@@ -1,8 +1,8 @@
 // The shim v2's own agent relay: what kata-proxy does for the CLI (one yamux session on QEMU's
 // agent channel, each connection to the sandbox's agent socket bridged to a stream, the guest
-// console kept in console.log), served from a thread of the shim instead of a process of its
-// own. The guest's DNS queries are not relayed (that needs a thread in the sandbox's network
-// namespace, which only Docker's embedded resolver asks for).
+// console kept in console.log, CRI port-forward into the guest), served from a thread of the
+// shim instead of a process of its own. The guest's DNS queries are not relayed (that needs the
+// relay's thread in the sandbox's network namespace; only Docker's embedded resolver asks).
 #pragma once
 
 #include <memory>

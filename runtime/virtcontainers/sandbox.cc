@@ -31,6 +31,9 @@ Result<ProcessRef> startProxy(const config::Config& config, const AgentRelayRequ
     // The proxy relays the guest's DNS queries to Docker's server in the sandbox's namespace.
     opts.argv.push_back("-dns-netns");
     opts.argv.push_back(r.netns);
+    // CRI port-forward dials 127.0.0.1 there: the proxy carries it into the guest.
+    opts.argv.push_back("-forward-netns");
+    opts.argv.push_back(r.netns);
   }
   if (r.debug) {
     opts.argv.push_back("-log");

@@ -23,7 +23,7 @@ struct AgentRelayRequest {
   std::string muxSocket;      // QEMU's agent channel
   std::string consoleSocket;  // QEMU's guest console
   std::string consoleLog;     // where the console's lines are kept
-  std::string netns;          // where the guest's DNS queries are relayed; "" for none
+  std::string netns;          // the sandbox's: DNS relay and port-forward (kata-proxy); "" for none
   int virtiofsdLogFd = -1;    // virtiofsd's stderr (-1: none), kept in virtiofsdLog
   std::string virtiofsdLog;
   bool debug = false;

@@ -472,6 +472,62 @@ PY
   pass
 }
 
+test_port_forward() {
+  begin "port-forward (CRI's dial): 127.0.0.1:<any port> in the sandbox's netns on the host reaches the guest's 127.0.0.1; the rule goes with the sandbox"
+  local ns=pf-rt-$$ out rc sum
+  ip netns add "$ns" || { fail "ip netns add"; return; }
+  trap 'cleanup_all; ip netns del '"$ns"' 2>/dev/null' EXIT
+  ip -n "$ns" link set lo up || { fail "lo up"; return; }
+  # The guest's server listens on its loopback only: nothing outside the guest's own stack
+  # could reach it but the forward.
+  make_bundle "$B/pf" false '{}' sh -c 'echo pf-page >/tmp/index.html; head -c 2097152 /dev/urandom >/tmp/big; md5sum </tmp/big | cut -d" " -f1 >/tmp/big.md5; exec httpd -f -p 127.0.0.1:8080 -h /tmp'
+  python3 - "$B/pf/config.json" "/var/run/netns/$ns" <<'PY'
+import json, sys
+path, netns = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+for n in spec["linux"]["namespaces"]:
+    if n["type"] == "network":
+        n["path"] = netns
+json.dump(spec, open(path, "w"), indent=1)
+PY
+  [ $? -eq 0 ] || { fail "netns path into config.json"; return; }
+  rt run -d --bundle "$B/pf" pf </dev/null >"$TEST_ROOT/pf.out" 2>&1; rc=$?
+  expect_eq "run -d (output: $(tail -c 600 "$TEST_ROOT/pf.out"))" 0 "$rc" || return
+  expect_contains "the redirect in the sandbox's netns" "REDIRECT" \
+    "$(ip netns exec "$ns" iptables -t nat -S OUTPUT)" || return
+  # httpd starts after run returns: retry for a while. (busybox wget crashes with -T here.)
+  local i
+  for i in $(seq 60); do
+    out=$(nsenter --net="/var/run/netns/$ns" timeout 20 /bin/busybox wget -q -O - \
+      http://127.0.0.1:8080/index.html 2>/dev/null) && break
+    sleep 0.5
+  done
+  expect_eq "the guest's page through the sandbox's 127.0.0.1:8080" "pf-page" "$out" || return
+  sum=$(nsenter --net="/var/run/netns/$ns" timeout 60 /bin/busybox wget -q -O - \
+    http://127.0.0.1:8080/big | md5sum | cut -d' ' -f1)
+  expect_eq "2 MiB from the guest (md5)" "$(rt exec pf cat /tmp/big.md5 </dev/null)" "$sum" || return
+  nsenter --net="/var/run/netns/$ns" timeout 20 /bin/busybox wget -q -O - \
+    http://127.0.0.1:8081/ >/dev/null 2>&1 && { fail "a port nothing listens on answered"; return; }
+  # A server on the guest's ::1 only: containerd dials 127.0.0.1 (accepted), the agent falls
+  # back to ::1 as containerd would for a runc pod.
+  rt exec pf httpd -p '[::1]:8081' -h /tmp </dev/null || { fail "httpd on ::1 in the guest"; return; }
+  for i in $(seq 20); do
+    out=$(nsenter --net="/var/run/netns/$ns" timeout 20 /bin/busybox wget -q -O - \
+      http://127.0.0.1:8081/index.html 2>/dev/null) && break
+    sleep 0.5
+  done
+  expect_eq "the guest's page from its [::1]:8081" "pf-page" "$out" || return
+  # The host's own 127.0.0.1 is untouched.
+  iptables -t nat -S OUTPUT 2>/dev/null | grep -q "127.0.0.1/32 -p tcp -j REDIRECT" &&
+    { fail "a redirect in the host's netns"; return; }
+  rt delete --force pf || { fail "delete --force"; return; }
+  out=$(ip netns exec "$ns" iptables -t nat -S OUTPUT)
+  case $out in *REDIRECT*) fail "the redirect stays after delete: $out"; return ;; esac
+  expect_no_residue pf || return
+  ip netns del "$ns"
+  pass
+}
+
 test_guest_output_bounded() {
   begin "a guest flooding its console grows no host file beyond 1 MiB: kata-proxy keeps the logs"
   local id=hostio-flood conf=$TEST_ROOT/proxy-debug.toml cap=1048576 out vm qemu proxy i
@@ -520,6 +576,6 @@ PY
   pass
 }
 
-ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root test_acpi_nvdimm_root test_network_namespace_taps test_guest_output_bounded"
+ALL="test_bad_inputs test_run_prints_guest_kernel test_lifecycle test_ps_pause_update_events test_force_delete_after_qemu_killed test_force_delete_after_proxy_and_shim_killed test_pod_two_containers_one_vm test_tty_console_socket test_virtio_fs_shared_dir test_initrd_root test_acpi_nvdimm_root test_network_namespace_taps test_port_forward test_guest_output_bounded"
 for t in ${*:-$ALL}; do "$t"; done
 finish

@@ -53,3 +53,15 @@ TEST(ProxyOptions, RejectsBadInputWithTheFlagName) {
   STRCMP_CONTAINS("log level", parseOptions({"-log", "loud"}).error().message.c_str());
   STRCMP_CONTAINS("unexpected", parseOptions({"extra"}).error().message.c_str());
 }
+
+TEST(ProxyOptions, ForwardNetnsIsAnAbsolutePath) {
+  auto o = parseOptions({"-listen-socket", "unix:///a", "-mux-socket", "/b", "-forward-netns",
+                         "/var/run/netns/cni-1"});
+  CHECK(o.ok());
+  STRCMP_EQUAL("/var/run/netns/cni-1", o->forwardNetns.c_str());
+  CHECK(o->dnsNetns.empty());
+  STRCMP_CONTAINS("-forward-netns", parseOptions({"-listen-socket", "unix:///a", "-mux-socket",
+                                                  "/b", "-forward-netns", "cni-1"})
+                                        .error()
+                                        .message.c_str());
+}
