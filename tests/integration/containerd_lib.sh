@@ -138,6 +138,9 @@ ctrd_shim_pid() {
   pgrep -f -- "-id $1 .*-address $CTRD_DIR/containerd.sock|-address $CTRD_DIR/containerd.sock.* -id $1( |\$)"
 }
 
+# vmm_count ID: how many QEMU processes name ID on their command line (the sandbox's VM).
+vmm_count() { pgrep -fc "qemu-system.*$1"; }
+
 # ctrd_task_status ID: RUNNING, PAUSED, STOPPED, ... or nothing when containerd has no task.
 ctrd_task_status() { ctrd_cli tasks ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'; }
 
