@@ -375,7 +375,14 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
 Status killContainer(const RuntimeContext& ctx, const std::string& id, int signal, bool all) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
   std::string status = liveStatus(l.container, &l.sandbox);
-  if (status == "stopped") return makeError("container " + id + " is not running", ESRCH);
+  if (status == "stopped") {
+    // As runc: `kill --all` of a stopped container has nothing to signal and succeeds, and
+    // the error says "container not running", which containerd's shims take for "already
+    // exited" (their check is on that text): else containerd-shim v1's delete of a pod whose
+    // pause process exited fails, and CRI retries the exit forever.
+    if (all) return okStatus();
+    return makeError("container " + id + ": container not running", ESRCH);
+  }
   // The init's exec id is the container id; an empty one asks the agent for every process.
   return signalInGuest(l.sandbox, id, all ? "" : id, signal);
 }
