@@ -62,7 +62,7 @@ expect_cri_clean() {
     [ "$tries" -gt 0 ] || break
     sleep 0.1
   done
-  fail "left behind: $(tr '\n' ';' <<<"$left")"
+  fail "left behind: $(tr '\n' ';' <<<"$left" | cut -c1-1500)"
   return 1
 }
 
