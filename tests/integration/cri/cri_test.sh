@@ -81,7 +81,13 @@ if cri_start && out=$(cri images 2>&1) && expect_contains "crictl images" cri-pa
       cri_host_snapshot >"$TEST_ROOT/before"
       "$t"
       CURRENT="$t [$HANDLER]: nothing left behind"
-      expect_cri_clean "$TEST_ROOT/before" || { cri_remove_all; ctrd_remove_all; }
+      if ! expect_cri_clean "$TEST_ROOT/before"; then
+        echo "     containerd's last errors:"
+        grep -E 'level=(error|warning)' "$CTRD_DIR/containerd.log" | grep -v deprecated |
+          tail -n 5 | cut -c1-400 | sed 's/^/     /'
+        cri_remove_all
+        ctrd_remove_all
+      fi
     done
   done
 else
