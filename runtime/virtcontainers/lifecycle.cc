@@ -400,8 +400,11 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
   KATA_ASSIGN_OR_RETURN(FileLock lock, lockSandbox(sid, FileLock::Exclusive));
   auto sandbox = loadSandbox(sid);
   auto container = sandbox.ok() ? loadContainer(sid, id) : Result<ContainerState>(sandbox.error());
+  // A pod member whose sandbox was deleted before it (CRI deletes the tasks of a pod whose VM
+  // died in any order): its state went with the sandbox, only its index entry is left.
+  const bool sandboxGone = sid != id && !sandbox.ok() && sandbox.error().code == ENOENT;
   if (!container.ok()) {
-    if (!force) return std::move(container).error();
+    if (!force && !sandboxGone) return std::move(container).error();
     // State is gone or corrupt: remove whatever is left of the container and its sandbox.
     log::warn("state unreadable, forcing cleanup: " + container.error().str(), {{"container", id}});
     Status st = okStatus();
