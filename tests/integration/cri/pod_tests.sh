@@ -147,9 +147,16 @@ test_pod_security() {
   c=$(cri_run sec "$pod" hog '["tail", "/dev/zero"]' '"linux": {"resources": {"memory_limit_in_bytes": 33554432}}') ||
     { fail "create/start hog: $c"; cri_rmp "$pod"; return; }
   wait_ctr_state "$c" CONTAINER_EXITED 600 || { fail "the memory hog did not exit"; cri_rmp "$pod"; return; }
-  expect_eq "inspect reason of the memory hog" OOMKilled "$(cri_field inspect "$c" status.reason)" &&
-    expect_eq "exit code of the memory hog" 137 "$(cri_field inspect "$c" status.exitCode)" ||
+  expect_eq "exit code of the memory hog" 137 "$(cri_field inspect "$c" status.exitCode)" ||
     { cri_rmp "$pod"; return; }
+  if [ "$HANDLER" = kata-legacy ]; then
+    # kata-shim relays the guest's OOMs to containerd-shim v1's host cgroup watch only for the
+    # sandbox's own container, not for pod members (docs/architecture.md, OOM).
+    echo "skip - reason OOMKilled with kata-legacy: pod members' OOMs are not relayed (got $(cri_field inspect "$c" status.reason))"
+  else
+    expect_eq "inspect reason of the memory hog" OOMKilled "$(cri_field inspect "$c" status.reason)" ||
+      { cri_rmp "$pod"; return; }
+  fi
   cri_rmp "$pod" || return
   pass
 }
