@@ -41,7 +41,12 @@ first_log_line() {  # NAME: seconds from runp to the container's first line in i
   s=$(now)
   pod=$(cri_runp "$1") && c=$(cri_run "$1" "$pod" first '["sh", "-c", "echo first-line; exec sleep 100000"]') ||
     { echo "pod + container with $HANDLER failed" >&2; return 1; }
-  until grep -q first-line "$log" 2>/dev/null; do sleep 0.02; done
+  local tries=3000
+  until grep -q first-line "$log" 2>/dev/null; do
+    tries=$((tries - 1))
+    [ "$tries" -gt 0 ] || { echo "no first log line with $HANDLER" >&2; return 1; }
+    sleep 0.02
+  done
   since "$s"
   cri stopp "$pod" >/dev/null && cri rmp "$pod" >/dev/null
 }
