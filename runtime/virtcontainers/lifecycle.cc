@@ -262,6 +262,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     ss.hostname = spec.hostname;
     // A network namespace without a path (Docker's, runc spec's): the sandbox makes its own.
     ss.netns = specNetns(spec);
+    ss.sharedPidNamespace = role.podSandbox;
     ss.beforeNetworkScan = [&](const std::string& ns) { return runCreateHooks(hooks, ns); };
     if (spec.linux) {
       ss.resources = spec.linux->resources;

@@ -33,6 +33,9 @@ test_pod_containers() {
   expect_eq "wget of the pod IP from the host" hello-cri "$out" || { cri_rmp "$pod"; return; }
   out=$(cri exec -s "$c2" sh -c 'ip -4 -o addr show eth0' 2>&1)
   expect_contains "the guest's eth0" "inet $ip/" "$out" || { cri_rmp "$pod"; return; }
+  # The pod's shared PID namespace (CRI's POD mode): one container sees the other's processes.
+  out=$(cri exec -s "$c2" ps -o args 2>&1)
+  expect_contains "the other container's process in ps" "httpd -f -p 80" "$out" || { cri_rmp "$pod"; return; }
 
   # exec sync: output of both streams, the exit code (crictl 1.26 exits 1 for any failed
   # command and names its code and stderr).
