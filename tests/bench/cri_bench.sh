@@ -52,10 +52,13 @@ first_log_line() {  # NAME: seconds from runp to the container's first line in i
 }
 
 parallel_start() {  # PREFIX: seconds until PARALLEL pods started at once are all ready
-  local s i pods
+  local s i pods waits=()
   s=$(now)
-  for i in $(seq "$PARALLEL"); do cri_runp "$1-$i" >"$TEST_ROOT/$1-$i.id" & done
-  wait
+  for i in $(seq "$PARALLEL"); do
+    cri_runp "$1-$i" >"$TEST_ROOT/$1-$i.id" &
+    waits+=($!)
+  done
+  wait "${waits[@]}"  # not containerd, our child too
   since "$s"
   for i in $(seq "$PARALLEL"); do
     pods=$(cat "$TEST_ROOT/$1-$i.id")
