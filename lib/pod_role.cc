@@ -22,6 +22,7 @@ Result<PodRole> podRole(const Spec& spec) {
     role.member = true;
     role.sandboxId = sid;
   }
+  role.podSandbox = type == "sandbox";
   return role;
 }
 

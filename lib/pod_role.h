@@ -19,6 +19,9 @@ inline constexpr const char* kCrioSandboxId = "io.kubernetes.cri-o.SandboxID";
 struct PodRole {
   bool member = false;    // joins an existing sandbox
   std::string sandboxId;  // the sandbox to join (member only)
+  // A CRI or CRI-O "sandbox" (the pause container): its members may share the pod's pid
+  // namespace, which the guest then keeps for them.
+  bool podSandbox = false;
 };
 
 /// A member without a sandbox id, or with one that is not a valid id, is an error (EINVAL).

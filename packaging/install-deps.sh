@@ -11,7 +11,8 @@ clang libclang-rt-14-dev
 qemu-system-x86 linux-image-amd64 busybox-static cpio zstd lz4 gzip e2fsprogs kmod
 iproute2 procps util-linux socat python3 python3-grpcio
 flex bison bc libelf-dev linux-source-6.1 patch runc crun containerd docker.io
-golang-go golang-github-hashicorp-yamux-dev golang-github-containerd-ttrpc-dev"
+golang-go golang-github-hashicorp-yamux-dev golang-github-containerd-ttrpc-dev
+containernetworking-plugins"
 
 missing=""
 for p in $PACKAGES; do

@@ -95,6 +95,10 @@ Result<std::unique_ptr<ProcessRelay>> ProcessRelay::start(const Target& target, 
   if (r->stdinFifo_) r->pumpThread_ = std::thread([p = r.get()] { p->pumpStdin(); });
   r->relayThread_ = std::thread([p = r.get(), onExit = std::move(onExit)] {
     int status = p->relay_->run();
+    // The process's output is over: containerd's readers get EOF now, as from runc's shim,
+    // not at Delete. CRI's ExecSync waits for that EOF before it returns the exit code.
+    p->stdoutFifo_.reset();
+    p->stderrFifo_.reset();
     if (status == shim::kExitAgentLost)
       log::warn("process relay ended without the process's status",
                 {{"reason", p->relay_->fatalError()}});

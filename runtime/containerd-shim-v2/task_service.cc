@@ -164,7 +164,7 @@ class TaskService final : public TaskHandler {
         return makeError("container " + req.id() + " belongs to sandbox " + role.sandboxId +
                              ", which this shim does not serve",
                          EINVAL);
-      KATA_TRY(createSandbox(req, spec));
+      KATA_TRY(createSandbox(req, spec, role.podSandbox));
       undo.add([this] { destroyPod(); });
     } else if (!role.member || role.sandboxId != sandbox_->id) {
       return makeError("this shim serves sandbox " + sandbox_->id + ": container " + req.id() +
@@ -565,12 +565,14 @@ class TaskService final : public TaskHandler {
     return config::load(path);
   }
 
-  Status createSandbox(const taskapi::CreateTaskRequest& req, const oci::Spec& spec) {
+  Status createSandbox(const taskapi::CreateTaskRequest& req, const oci::Spec& spec,
+                       bool podSandbox) {
     KATA_ASSIGN_OR_RETURN(config_, loadConfig(req));
     vc::SandboxSpec ss;
     ss.id = req.id();
     ss.hostname = spec.hostname;
     ss.netns = vc::specNetns(spec);
+    ss.sharedPidNamespace = podSandbox;
     const Json::Value hooks = oci::toJson(spec)["hooks"];
     ss.beforeNetworkScan = [&](const std::string& netns) {
       oci::State st;

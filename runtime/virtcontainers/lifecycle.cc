@@ -262,6 +262,7 @@ Result<ShimHandle> createContainer(const RuntimeContext& ctx, const CreateReques
     ss.hostname = spec.hostname;
     // A network namespace without a path (Docker's, runc spec's): the sandbox makes its own.
     ss.netns = specNetns(spec);
+    ss.sharedPidNamespace = role.podSandbox;
     ss.beforeNetworkScan = [&](const std::string& ns) { return runCreateHooks(hooks, ns); };
     if (spec.linux) {
       ss.resources = spec.linux->resources;
@@ -375,7 +376,14 @@ Status startContainer(const RuntimeContext& ctx, const std::string& id) {
 Status killContainer(const RuntimeContext& ctx, const std::string& id, int signal, bool all) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
   std::string status = liveStatus(l.container, &l.sandbox);
-  if (status == "stopped") return makeError("container " + id + " is not running", ESRCH);
+  if (status == "stopped") {
+    // As runc: `kill --all` of a stopped container has nothing to signal and succeeds, and
+    // the error says "container not running", which containerd's shims take for "already
+    // exited" (their check is on that text): else containerd-shim v1's delete of a pod whose
+    // pause process exited fails, and CRI retries the exit forever.
+    if (all) return okStatus();
+    return makeError("container " + id + ": container not running", ESRCH);
+  }
   // The init's exec id is the container id; an empty one asks the agent for every process.
   return signalInGuest(l.sandbox, id, all ? "" : id, signal);
 }
@@ -393,8 +401,11 @@ Status deleteContainer(const RuntimeContext& ctx, const std::string& id, bool fo
   KATA_ASSIGN_OR_RETURN(FileLock lock, lockSandbox(sid, FileLock::Exclusive));
   auto sandbox = loadSandbox(sid);
   auto container = sandbox.ok() ? loadContainer(sid, id) : Result<ContainerState>(sandbox.error());
+  // A pod member whose sandbox was deleted before it (CRI deletes the tasks of a pod whose VM
+  // died in any order): its state went with the sandbox, only its index entry is left.
+  const bool sandboxGone = sid != id && !sandbox.ok() && sandbox.error().code == ENOENT;
   if (!container.ok()) {
-    if (!force) return std::move(container).error();
+    if (!force && !sandboxGone) return std::move(container).error();
     // State is gone or corrupt: remove whatever is left of the container and its sandbox.
     log::warn("state unreadable, forcing cleanup: " + container.error().str(), {{"container", id}});
     Status st = okStatus();

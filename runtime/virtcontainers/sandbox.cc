@@ -201,7 +201,7 @@ Result<VmConfig> vmConfigFrom(const config::Config& config) {
   req.set_hostname(spec.hostname);
   for (const auto& d : spec.dns) req.add_dns(d);
   req.set_sandbox_id(spec.id);
-  req.set_sandbox_pidns(false);
+  req.set_sandbox_pidns(spec.sharedPidNamespace);
   auto* storage = req.add_storages();
   storage->set_source(kShareMountTag);
   // The trailing '/' matters: upstream's agent creates the part before the last '/' and mounts

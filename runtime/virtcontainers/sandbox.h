@@ -49,6 +49,9 @@ struct SandboxSpec {
   // The host cgroup path (hostCgroupPath of linux.cgroupsPath) the sandbox's processes run in,
   // with runtime.sandbox_cgroup_only; "" for none.
   std::string hostCgroup;
+  // A CRI pod: the guest keeps a pid namespace that the members whose spec joins the pod's
+  // (CRI's shared PID mode: a pid namespace path) enter, so that they see each other.
+  bool sharedPidNamespace = false;
   // Starts the agent relay; unset: a kata-proxy process. A relay served in-process (the
   // caller's own pid) is not stopped by destroySandbox: its owner stops it.
   AgentRelayStarter startAgentRelay;

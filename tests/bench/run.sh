@@ -20,3 +20,6 @@ KATA_ASSETS=$ASSETS "$here/docker_bench.sh" "$BUILD" 5
 echo
 echo "## containerd: the kata shim v2 vs runc's shim"
 KATA_ASSETS=$ASSETS "$here/containerd_bench.sh" "$BUILD" 5
+echo
+echo "## Kubernetes CRI: kata, kata-legacy and runc handlers"
+KATA_ASSETS=$ASSETS "$here/cri_bench.sh" "$BUILD" 3 4

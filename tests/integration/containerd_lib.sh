@@ -22,8 +22,10 @@ ctrd_cli() {
 # start_containerd [--cri] [NAME=VALUE...]: starts the daemon over CTRD_DIR's root and state
 # (kept from an earlier start: a restart keeps the imported images). --cri enables the CRI
 # plugin (restrict_oom_score_adj, for a daemon that may not lower the OOM score, and the
-# runtimes "runc" and "kata" = io.containerd.kata.v2); without it the plugin is disabled. NAME=VALUE
-# pairs go into the daemon's environment last (e.g. KATA_CONF_FILE=/nonexistent).
+# runtimes "runc" and "kata" = io.containerd.kata.v2); without it the plugin is disabled. With
+# --cri, the lines of CTRD_CRI_KEYS go into the plugin's own table (e.g. sandbox_image) and
+# those of CTRD_CRI_TABLES after it (more runtimes, cni, ...). NAME=VALUE pairs go into the
+# daemon's environment last (e.g. KATA_CONF_FILE=/nonexistent).
 start_containerd() {
   local cri=false d
   if [ "${1:-}" = --cri ]; then
@@ -50,11 +52,15 @@ start_containerd() {
     if $cri; then
       echo '[plugins."io.containerd.grpc.v1.cri"]'
       echo '  restrict_oom_score_adj = true'
+      [ -n "${CTRD_CRI_KEYS:-}" ] && echo "$CTRD_CRI_KEYS"
       # Naming one runtime replaces the default table: runc (the default runtime) stays.
       echo '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]'
       echo '  runtime_type = "io.containerd.runc.v2"'
       echo '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]'
       echo '  runtime_type = "io.containerd.kata.v2"'
+      # A privileged pod gets the guest's devices, never the host's (a VM cannot take them).
+      echo '  privileged_without_host_devices = true'
+      [ -n "${CTRD_CRI_TABLES:-}" ] && echo "$CTRD_CRI_TABLES"
     fi
   } >"$CTRD_DIR/config.toml"
   env PATH="$KATA_BUILD/bin:$PATH" KATA_CONF_FILE="$KATA_CONFIG" "$@" \
@@ -104,14 +110,15 @@ stop_containerd() {
   done
 }
 
-# Imports a busybox-static image (make_rootfs) as $CTRD_IMAGE: an OCI image layout tarball
-# written by oci_image.py, no registry and no dockerd.
+# ctrd_import_busybox [NAME [CMD_JSON]]: imports a busybox-static image (make_rootfs) as NAME
+# (default $CTRD_IMAGE) whose Cmd is CMD_JSON (default ["/bin/sh"]): an OCI image layout
+# tarball written by oci_image.py, no registry and no dockerd.
 ctrd_import_busybox() {
   local img=$CTRD_DIR/busybox-rootfs
   rm -rf "$img"
   make_rootfs "$img"
-  python3 "$(dirname "${BASH_SOURCE[0]}")/containerd/oci_image.py" "$img" "$CTRD_IMAGE" \
-    "$CTRD_DIR/busybox.tar" || return 1
+  python3 "$(dirname "${BASH_SOURCE[0]}")/containerd/oci_image.py" "$img" "${1:-$CTRD_IMAGE}" \
+    "$CTRD_DIR/busybox.tar" ${2:+"$2"} || return 1
   ctrd_cli images import "$CTRD_DIR/busybox.tar" >/dev/null || return 1
   rm -rf "$img" "$CTRD_DIR/busybox.tar"
 }
@@ -130,6 +137,9 @@ ctrd_shim_pids() { pgrep -f -- "-address $CTRD_DIR/containerd.sock( |\$)"; }
 ctrd_shim_pid() {
   pgrep -f -- "-id $1 .*-address $CTRD_DIR/containerd.sock|-address $CTRD_DIR/containerd.sock.* -id $1( |\$)"
 }
+
+# vmm_count ID: how many QEMU processes name ID on their command line (the sandbox's VM).
+vmm_count() { pgrep -fc "qemu-system.*$1"; }
 
 # ctrd_task_status ID: RUNNING, PAUSED, STOPPED, ... or nothing when containerd has no task.
 ctrd_task_status() { ctrd_cli tasks ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'; }

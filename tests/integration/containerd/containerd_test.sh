@@ -33,9 +33,6 @@ is_kata() { [ "$CTRD_RUNTIME" = io.containerd.kata.v2 ]; }
 # crun ARG...: ctr run with the suite's runtime.
 crun() { ctrd_cli run --runtime "$CTRD_RUNTIME" "$@"; }
 
-# vmm_count ID: how many QEMU processes name ID on their command line (the sandbox's VM).
-vmm_count() { pgrep -fc "qemu-system.*$1"; }
-
 for f in "$HERE"/*_tests.sh; do [ -e "$f" ] && . "$f"; done
 if [ $# -gt 0 ]; then
   tests=("$@")

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Writes a directory as a one-layer OCI image layout tarball, byte for byte the same each run.
 
-Usage: oci_image.py ROOTFS_DIR IMAGE_NAME OUT_TAR
+Usage: oci_image.py ROOTFS_DIR IMAGE_NAME OUT_TAR [CMD_JSON]
 The archive holds oci-layout, index.json and blobs/sha256/ (an uncompressed layer, the image
 config and the manifest), as `ctr images import` reads it; IMAGE_NAME (a full reference, e.g.
 docker.io/library/ctrd-busybox:latest) is the index entry's io.containerd.image.name
 annotation. Every tar entry has mtime 0 and owner root, in sorted order, so that the digests
-depend on the files' contents, modes and link targets only.
+depend on the files' contents, modes and link targets only. CMD_JSON (a JSON list, default
+["/bin/sh"]) is the image's Cmd: a CRI sandbox image gets its pause command there.
 """
 import hashlib
 import io
@@ -57,16 +58,19 @@ def canonical(obj):
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: oci_image.py ROOTFS_DIR IMAGE_NAME OUT_TAR")
-    root, name, out = sys.argv[1:]
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: oci_image.py ROOTFS_DIR IMAGE_NAME OUT_TAR [CMD_JSON]")
+    root, name, out = sys.argv[1:4]
+    cmd = json.loads(sys.argv[4]) if len(sys.argv) == 5 else ["/bin/sh"]
+    if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
+        sys.exit("oci_image.py: CMD_JSON must be a non-empty JSON list of strings")
     arch = ARCHES.get(platform.machine(), platform.machine())
     blobs = {}
     layer = blob(blobs, "application/vnd.oci.image.layer.v1.tar", layer_tar(root))
     config = blob(blobs, "application/vnd.oci.image.config.v1+json", canonical({
         "architecture": arch,
         "os": "linux",
-        "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/"},
+        "config": {"Env": ["PATH=/bin"], "Cmd": cmd, "WorkingDir": "/"},
         "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]},
     }))
     manifest = blob(blobs, "application/vnd.oci.image.manifest.v1+json", canonical({

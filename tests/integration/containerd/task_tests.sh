@@ -79,7 +79,8 @@ test_task_exec_ps_metrics_pause_kill() {
   rc=$?
   expect_eq "ctr run's exit code ($(tail -c 300 "$TEST_ROOT/ops.out"))" 137 "$rc" || return
   wait "$execpid"
-  expect_eq "the exec's exit code" 137 "$?" || return
+  rc=$?
+  expect_eq "the exec's exit code ($(tail -c 300 "$TEST_ROOT/x5.out"))" 137 "$rc" || return
   ctrd_cli containers ls -q | grep -qx "$id" && { fail "--rm left the container"; return; }
   pass
 }

@@ -27,9 +27,13 @@ TEST(PodRole, ContainerJoinsItsSandbox) {
 TEST(PodRole, SandboxOrNothingStandsAlone) {
   oci::Spec spec;
   CHECK_FALSE(oci::podRole(spec)->member);
+  CHECK_FALSE(oci::podRole(spec)->podSandbox);
   spec.annotations = {{"io.kubernetes.cri.container-type", "sandbox"},
                       {"io.kubernetes.cri.sandbox-id", "sb1"}};
   CHECK_FALSE(oci::podRole(spec)->member);
+  CHECK_TRUE(oci::podRole(spec)->podSandbox);
+  spec.annotations = {{"io.kubernetes.cri-o.ContainerType", "sandbox"}};
+  CHECK_TRUE(oci::podRole(spec)->podSandbox);
 }
 
 TEST(PodRole, BadSandboxIdIsRefused) {
