@@ -20,12 +20,7 @@ HANDLERS="kata kata-legacy runc"
 missing=$(cri_missing)
 [ -z "$missing" ] || { echo "cri_bench: missing: $(tr '\n' ' ' <<<"$missing")" >&2; exit 1; }
 require_assets
-cleanup() {
-  cri_stop
-  cleanup_all
-}
-trap cleanup EXIT
-mkdir -p "$TEST_ROOT"
+cri_private
 cri_start || { echo "containerd with CRI did not start" >&2; exit 1; }
 
 pod_start() {  # NAME: seconds of runp (it returns once the pod is ready)

@@ -135,27 +135,20 @@ cri_run() {
 # inspectp) in JSON.
 cri_field() { cri "$1" -o json "$2" 2>/dev/null | jget "$3"; }
 
-# wait_ctr_state ID STATE [TRIES of 0.1 s]: CONTAINER_RUNNING, CONTAINER_EXITED, ...
-wait_ctr_state() {
-  local tries=${3:-300}
+# wait_cri_state inspect|inspectp ID STATE [TRIES of 0.1 s]: a container's or a pod's state.
+wait_cri_state() {
+  local tries=${4:-300}
   while [ "$tries" -gt 0 ]; do
-    [ "$(cri_field inspect "$1" status.state)" = "$2" ] && return 0
+    [ "$(cri_field "$1" "$2" status.state)" = "$3" ] && return 0
     sleep 0.1
     tries=$((tries - 1))
   done
   return 1
 }
-
-# wait_pod_state ID STATE [TRIES of 0.1 s]: SANDBOX_READY or SANDBOX_NOTREADY.
-wait_pod_state() {
-  local tries=${3:-300}
-  while [ "$tries" -gt 0 ]; do
-    [ "$(cri_field inspectp "$1" status.state)" = "$2" ] && return 0
-    sleep 0.1
-    tries=$((tries - 1))
-  done
-  return 1
-}
+# wait_ctr_state ID STATE [TRIES]: CONTAINER_RUNNING, CONTAINER_EXITED, ...
+wait_ctr_state() { wait_cri_state inspect "$@"; }
+# wait_pod_state ID STATE [TRIES]: SANDBOX_READY or SANDBOX_NOTREADY.
+wait_pod_state() { wait_cri_state inspectp "$@"; }
 
 # cri_rmp ID: stops and removes the pod (and its containers).
 cri_rmp() {
@@ -194,4 +187,15 @@ cri_stop() {
   local d
   for d in $(find /sys/fs/cgroup/*/"$CRI_CGROUP" -depth -type d 2>/dev/null); do rmdir "$d"; done
   ip link del "$CRI_BRIDGE" 2>/dev/null
+}
+
+# cri_private: this run's dirs, removed with everything the run started on exit. Call before
+# cri_start.
+cri_private() {
+  trap cri_cleanup EXIT
+  mkdir -p "$TEST_ROOT"
+}
+cri_cleanup() {
+  cri_stop
+  cleanup_all
 }

@@ -32,12 +32,7 @@ if [ -n "$missing" ]; then
 fi
 require_assets
 
-cleanup() {
-  cri_stop
-  cleanup_all
-}
-trap cleanup EXIT
-mkdir -p "$TEST_ROOT"
+cri_private
 
 # What this suite may leave beside containerd_lib.sh's snapshot: the pods' cgroups (children
 # of the pod cgroups, which the "kubelet", this suite, owns), the legacy runtime's state dirs
