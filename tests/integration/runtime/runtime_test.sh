@@ -15,6 +15,19 @@ GUEST_KERNEL=$(cat "$KATA_ASSETS/kernel-version")
 WAIT_FOR_FINAL_CLOCKSOURCE='cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
   i=0; while [ "$(cat $cs)" = tsc-early ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat $cs'
 
+# set_bundle_netns BUNDLE NETNS_PATH: the spec's network namespace becomes that path.
+set_bundle_netns() {
+  python3 - "$1/config.json" "$2" <<'PY'
+import json, sys
+path, netns = sys.argv[1], sys.argv[2]
+spec = json.load(open(path))
+for n in spec["linux"]["namespaces"]:
+    if n["type"] == "network":
+        n["path"] = netns
+json.dump(spec, open(path, "w"), indent=1)
+PY
+}
+
 test_bad_inputs() {
   begin "bad inputs fail clearly and leave nothing behind"
   local out rc
@@ -392,15 +405,7 @@ test_network_namespace_taps() {
     { fail "veth set-up"; return; }
   mac=$(ip -n "$ns" -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
   make_bundle "$B/net" false '{}' sleep 100000
-  python3 - "$B/net/config.json" "/var/run/netns/$ns" <<'PY'
-import json, sys
-path, netns = sys.argv[1], sys.argv[2]
-spec = json.load(open(path))
-for n in spec["linux"]["namespaces"]:
-    if n["type"] == "network":
-        n["path"] = netns
-json.dump(spec, open(path, "w"), indent=1)
-PY
+  set_bundle_netns "$B/net" "/var/run/netns/$ns"
   rt run -d --bundle "$B/net" net </dev/null >"$TEST_ROOT/net.out" 2>&1; rc=$?
   expect_eq "run -d (output: $(tail -c 600 "$TEST_ROOT/net.out"))" 0 "$rc" || return
   out=$(rt exec net sh -c 'cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu
@@ -481,15 +486,7 @@ test_port_forward() {
   # The guest's server listens on its loopback only: nothing outside the guest's own stack
   # could reach it but the forward.
   make_bundle "$B/pf" false '{}' sh -c 'echo pf-page >/tmp/index.html; head -c 2097152 /dev/urandom >/tmp/big; md5sum </tmp/big | cut -d" " -f1 >/tmp/big.md5; exec httpd -f -p 127.0.0.1:8080 -h /tmp'
-  python3 - "$B/pf/config.json" "/var/run/netns/$ns" <<'PY'
-import json, sys
-path, netns = sys.argv[1], sys.argv[2]
-spec = json.load(open(path))
-for n in spec["linux"]["namespaces"]:
-    if n["type"] == "network":
-        n["path"] = netns
-json.dump(spec, open(path, "w"), indent=1)
-PY
+  set_bundle_netns "$B/pf" "/var/run/netns/$ns"
   [ $? -eq 0 ] || { fail "netns path into config.json"; return; }
   rt run -d --bundle "$B/pf" pf </dev/null >"$TEST_ROOT/pf.out" 2>&1; rc=$?
   expect_eq "run -d (output: $(tail -c 600 "$TEST_ROOT/pf.out"))" 0 "$rc" || return
