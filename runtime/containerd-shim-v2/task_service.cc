@@ -50,6 +50,8 @@ using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
 constexpr auto kOomRetry = std::chrono::seconds(1);
+// How long Delete waits for the exec'd processes' relays to report their exits.
+constexpr auto kExecsSettle = std::chrono::seconds(3);
 // Most of the shim's code (configuration, VM boot, gRPC set-up) runs only while a container is
 // created and started, yet would stay mapped, and counted in its PSS, for the pod's life: this
 // long after a start, those pages go back to the page cache (lib/page_out.h), as kata-shim's.
@@ -284,6 +286,7 @@ class TaskService final : public TaskHandler {
     TaskStatus st = statusOf(c->init);
     if (st == TaskStatus::RUNNING || st == TaskStatus::PAUSED)
       return makeError("cannot delete container " + req.id() + ": it is running", EBUSY);
+    settleExecs(*c);
     std::shared_ptr<Container> gone;
     std::vector<std::unique_ptr<ProcessRelay>> relays;
     {
@@ -516,6 +519,37 @@ class TaskService final : public TaskHandler {
   void setStatus(Process& p, TaskStatus s) {
     std::lock_guard lock(mu_);
     if (p.status != TaskStatus::STOPPED) p.status = s;
+  }
+
+  // The exec'd processes of a container whose init is gone died with it (its pid namespace
+  // went): their relays report their statuses shortly. A Wait on one must get its answer
+  // before the relays are stopped and the shim may exit; one whose relay never reports is
+  // taken as killed.
+  void settleExecs(Container& c) {
+    std::vector<events::TaskExit> exits;
+    {
+      std::unique_lock lock(mu_);
+      auto running = [&c] {
+        return std::any_of(c.execs.begin(), c.execs.end(),
+                           [](const auto& e) { return e.second->status == TaskStatus::RUNNING; });
+      };
+      cv_.wait_for(lock, kExecsSettle, [&] { return !running(); });
+      for (auto& [execId, p] : c.execs) {
+        if (p->status != TaskStatus::RUNNING) continue;
+        p->status = TaskStatus::STOPPED;
+        p->exitStatus = 128 + SIGKILL;
+        p->exitedAt = now();
+        events::TaskExit ev;
+        ev.set_container_id(c.state.id);
+        ev.set_id(execId);
+        ev.set_pid(pid());
+        ev.set_exit_status(p->exitStatus);
+        *ev.mutable_exited_at() = p->exitedAt;
+        exits.push_back(std::move(ev));
+      }
+    }
+    cv_.notify_all();
+    for (const auto& ev : exits) events_.publish(kTopicExit, ev);
   }
 
   static void takeRelays(Container& c, std::vector<std::unique_ptr<ProcessRelay>>& out) {
