@@ -9,7 +9,7 @@ libuv1-dev libjsoncpp-dev libtomlplusplus-dev libnl-3-dev libnl-route-3-dev
 libseccomp-dev libcap-dev cpputest libssl-dev
 clang libclang-rt-14-dev
 qemu-system-x86 linux-image-amd64 busybox-static cpio zstd lz4 gzip e2fsprogs kmod
-iproute2 procps util-linux socat python3 python3-grpcio
+iproute2 iptables procps util-linux socat python3 python3-grpcio
 flex bison bc libelf-dev linux-source-6.1 patch runc crun containerd docker.io
 golang-go golang-github-hashicorp-yamux-dev golang-github-containerd-ttrpc-dev
 containernetworking-plugins"
