@@ -347,12 +347,11 @@ Result<::grpc::StatsContainerResponse> statsInGuest(const SandboxState& sandbox,
 }
 
 Result<std::string> processesInGuest(const SandboxState& sandbox, const std::string& id,
-                                     const std::string& format,
                                      const std::vector<std::string>& args) {
   KATA_ASSIGN_OR_RETURN(AgentClient agent, agentOf(sandbox));
   ::grpc::ListProcessesRequest req;
   req.set_container_id(id);
-  req.set_format(format);
+  req.set_format("table");
   for (const auto& a : args) req.add_args(a);
   KATA_ASSIGN_OR_RETURN(
       ::grpc::ListProcessesResponse resp,

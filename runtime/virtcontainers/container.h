@@ -67,9 +67,8 @@ Status updateInGuest(const SandboxState& sandbox, const std::string& id,
 Result<::grpc::StatsContainerResponse> statsInGuest(const SandboxState& sandbox,
                                                     const std::string& id);
 
-/// ListProcesses in `format` ("table" or "json").
+/// ListProcesses: the guest's `ps ARGS` table of the container (kata-runtime ps).
 Result<std::string> processesInGuest(const SandboxState& sandbox, const std::string& id,
-                                     const std::string& format,
                                      const std::vector<std::string>& args);
 
 /// TtyWinResize of a process's terminal.

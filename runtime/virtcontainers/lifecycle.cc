@@ -524,7 +524,7 @@ Result<std::string> listProcesses(const RuntimeContext& ctx, const std::string& 
                                   const std::vector<std::string>& args) {
   KATA_ASSIGN_OR_RETURN(Loaded l, loadForUpdate(ctx, id, FileLock::Shared));
   KATA_TRY(checkLive(l, id, "list processes of"));
-  return processesInGuest(l.sandbox, id, "table", args);
+  return processesInGuest(l.sandbox, id, args);
 }
 
 Result<std::vector<pid_t>> hostPids(const RuntimeContext& ctx, const std::string& id) {
